@@ -1,0 +1,11 @@
+//! toolbridge: MCP servers and built-in skills as one tool catalogue.
+//!
+//! Module map (each module owns one concept):
+//! - `config`: MCP server configuration formats and templating.
+//! - `pool`: supervised MCP connections shared across executions.
+//! - `naming`, `schema`, `validation`, `content`: catalogue names, provider schema
+//!   normalisation, argument validation, result conversion.
+//! - `skills`: built-in tools (file system, shell, python, file generation, sleep).
+#![warn(missing_docs)]
+
+// -- modules (each helper adds its own `pub mod` lines below) --

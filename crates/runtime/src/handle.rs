@@ -1,0 +1,439 @@
+//! The public interface of every runtime, written once: `execute`, `stream_execute`, `cancel`,
+//! `get_usage`.
+//!
+//! Orchestration order: register cancellation → validate (typed `runtime_config`, then the
+//! runtime's `validate_config`) → `before_execute` → implementation → `after_execute`. Any
+//! error goes to `on_error`, whose result is returned. Cancellation ends with
+//! `finish_reason = cancelled`. Whatever the outcome, the usage is recorded and the execution
+//! record is handed to the control plane.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info_span, warn};
+
+use crate::cancellation::CancellationManager;
+use crate::capabilities::RuntimeCapabilities;
+use crate::config::ConfigError;
+use crate::context::{ExecutionId, RuntimeExecutionContext};
+use crate::control_plane::{ControlPlane, ExecutionRecord, InMemoryControlPlane};
+use crate::error::RuntimeError;
+use crate::event::{EventCallback, ExecutionEvent};
+use crate::result::{FinishReason, RuntimeExecutionResult};
+use crate::runtime::{ExecutionScope, Runtime};
+use crate::runtime_type::RuntimeType;
+use crate::usage::Usage;
+
+/// How long a cancelled implementation gets to return its own (partial) result before it is
+/// dropped.
+pub const CANCEL_GRACE: Duration = Duration::from_millis(500);
+
+/// How many executions' usage a handle remembers for [`RuntimeHandle::get_usage`] (the control
+/// plane keeps the rest).
+const USAGE_MEMORY: usize = 4096;
+
+/// What every runtime is given: the control plane and the cancellation manager.
+#[derive(Debug, Clone)]
+pub struct RuntimeDeps {
+    /// Where metadata, usage and execution records go.
+    pub control_plane: Arc<dyn ControlPlane>,
+    /// Per-execution cancellation tokens.
+    pub cancellation: CancellationManager,
+}
+
+impl RuntimeDeps {
+    /// Deps with the given control plane and a fresh cancellation manager.
+    pub fn new(control_plane: Arc<dyn ControlPlane>) -> Self {
+        Self { control_plane, cancellation: CancellationManager::new() }
+    }
+}
+
+impl Default for RuntimeDeps {
+    /// An in-memory control plane and a fresh cancellation manager.
+    fn default() -> Self {
+        Self::new(Arc::new(InMemoryControlPlane::new()))
+    }
+}
+
+/// Validates an execution's `runtime_config` against the runtime's typed config.
+pub(crate) type ConfigCheck = Arc<dyn Fn(Option<&Value>) -> Result<(), ConfigError> + Send + Sync>;
+
+#[derive(Default)]
+struct UsageMemory {
+    by_id: HashMap<ExecutionId, Usage>,
+    order: VecDeque<ExecutionId>,
+}
+
+impl UsageMemory {
+    fn insert(&mut self, id: ExecutionId, usage: Usage) {
+        if self.by_id.insert(id.clone(), usage).is_none() {
+            self.order.push_back(id);
+            while self.order.len() > USAGE_MEMORY {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_id.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+struct Inner {
+    runtime: Arc<dyn Runtime>,
+    runtime_type: RuntimeType,
+    deps: RuntimeDeps,
+    config_check: Option<ConfigCheck>,
+    usage: Mutex<UsageMemory>,
+}
+
+/// A runtime ready to run executions: the runtime plus its deps, exposing the public
+/// interface. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeHandle").field("runtime_type", &self.inner.runtime_type).finish_non_exhaustive()
+    }
+}
+
+enum Outcome<T> {
+    Finished(T),
+    Abandoned,
+}
+
+/// Awaits `future`; once `token` fires, gives it [`CANCEL_GRACE`] to finish on its own.
+async fn cancellable<F: Future>(future: F, token: &CancellationToken) -> Outcome<F::Output> {
+    tokio::pin!(future);
+    tokio::select! {
+        biased;
+        output = &mut future => return Outcome::Finished(output),
+        () = token.cancelled() => {}
+    }
+    match tokio::time::timeout(CANCEL_GRACE, future).await {
+        Ok(output) => Outcome::Finished(output),
+        Err(_) => Outcome::Abandoned,
+    }
+}
+
+impl RuntimeHandle {
+    /// Wraps a runtime with its deps.
+    pub fn new(runtime: impl Runtime, deps: RuntimeDeps) -> Self {
+        Self::from_arc(Arc::new(runtime), deps, None)
+    }
+
+    pub(crate) fn from_arc(runtime: Arc<dyn Runtime>, deps: RuntimeDeps, config_check: Option<ConfigCheck>) -> Self {
+        let runtime_type = runtime.runtime_type();
+        Self { inner: Arc::new(Inner { runtime, runtime_type, deps, config_check, usage: Mutex::default() }) }
+    }
+
+    /// The runtime's type.
+    pub fn runtime_type(&self) -> &RuntimeType {
+        &self.inner.runtime_type
+    }
+
+    /// The runtime's capabilities.
+    pub fn capabilities(&self) -> RuntimeCapabilities {
+        self.inner.runtime.capabilities()
+    }
+
+    /// The deps the runtime runs with.
+    pub fn deps(&self) -> &RuntimeDeps {
+        &self.inner.deps
+    }
+
+    /// Runs one execution to completion. Never fails: errors come back as a result with
+    /// `success = false` (see the module docs for the order of things).
+    pub async fn execute(&self, context: &RuntimeExecutionContext) -> RuntimeExecutionResult {
+        let span = info_span!("execution", execution_id = %context.execution_id, runtime = %self.inner.runtime_type);
+        async {
+            let started_at = Utc::now();
+            let registration = match self.inner.deps.cancellation.register(&context.execution_id) {
+                Ok(registration) => registration,
+                // Not an execution of its own: nothing is recorded under the running one's id.
+                Err(error) => return RuntimeExecutionResult::failure(error.to_string()),
+            };
+            let token = registration.token().clone();
+            let scope = self.scope(context, token.clone(), None);
+            self.cache_start(context).await;
+            let result = self.run(context, &scope, &token).await;
+            self.finish(context, &result, started_at).await;
+            drop(registration);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn run(
+        &self,
+        context: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+        token: &CancellationToken,
+    ) -> RuntimeExecutionResult {
+        let runtime = &self.inner.runtime;
+        if let Err(error) = self.prepare(context).await {
+            return self.error_result(context, error).await;
+        }
+        match cancellable(runtime.execute_impl(context, scope), token).await {
+            Outcome::Finished(Ok(mut result)) => {
+                if result.finish_reason.is_none() {
+                    result.finish_reason =
+                        Some(if token.is_cancelled() { FinishReason::Cancelled } else { FinishReason::Stop });
+                }
+                if result.finish_reason == Some(FinishReason::Cancelled) {
+                    result.mark_cancelled();
+                }
+                self.after(context, result).await
+            }
+            Outcome::Finished(Err(error)) if !token.is_cancelled() && !matches!(error, RuntimeError::Cancelled) => {
+                self.error_result(context, error).await
+            }
+            Outcome::Finished(Err(_)) | Outcome::Abandoned => Self::cancelled_result(context, None),
+        }
+    }
+
+    /// Validation and `before_execute`.
+    async fn prepare(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        if let Some(check) = &self.inner.config_check {
+            check(context.runtime_config.as_ref())?;
+        }
+        self.inner.runtime.validate_config(context)?;
+        self.inner.runtime.before_execute(context).await
+    }
+
+    async fn after(&self, context: &RuntimeExecutionContext, result: RuntimeExecutionResult) -> RuntimeExecutionResult {
+        match self.inner.runtime.after_execute(context, &result).await {
+            Ok(()) => result,
+            Err(error) => self.error_result(context, error).await,
+        }
+    }
+
+    async fn error_result(&self, context: &RuntimeExecutionContext, error: RuntimeError) -> RuntimeExecutionResult {
+        warn!(error = %error, "execution failed");
+        let mut result = self.inner.runtime.on_error(context, &error).await;
+        if !result.success {
+            result.error.get_or_insert_with(|| error.to_string());
+            result.finish_reason.get_or_insert(FinishReason::Error);
+        }
+        result
+    }
+
+    fn cancelled_result(
+        context: &RuntimeExecutionContext,
+        partial: Option<RuntimeExecutionResult>,
+    ) -> RuntimeExecutionResult {
+        let mut result = partial.unwrap_or_else(RuntimeExecutionResult::cancelled);
+        result.mark_cancelled();
+        if result.model.is_none() {
+            result.model.clone_from(&context.model_id);
+        }
+        result
+    }
+
+    fn scope(
+        &self,
+        context: &RuntimeExecutionContext,
+        token: CancellationToken,
+        events: Option<EventCallback>,
+    ) -> ExecutionScope {
+        ExecutionScope::new(context.execution_id.clone(), token, events, Arc::clone(&self.inner.deps.control_plane))
+    }
+
+    /// Records usage and the execution record; failures are logged, not returned.
+    async fn finish(
+        &self,
+        context: &RuntimeExecutionContext,
+        result: &RuntimeExecutionResult,
+        started_at: DateTime<Utc>,
+    ) {
+        let id = &context.execution_id;
+        self.inner.usage.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), result.usage.clone());
+        let control_plane = &self.inner.deps.control_plane;
+        if let Err(error) = control_plane.report_usage(id, &result.usage).await {
+            warn!(error = %error, "could not report usage");
+        }
+        let record = ExecutionRecord {
+            runtime_type: &self.inner.runtime_type,
+            context,
+            result,
+            started_at,
+            finished_at: Utc::now(),
+        };
+        if let Err(error) = control_plane.record_execution(record).await {
+            warn!(error = %error, "could not store the execution record");
+        }
+    }
+
+    async fn cache_start(&self, context: &RuntimeExecutionContext) {
+        let metadata = json!({
+            "runtime_type": self.inner.runtime_type,
+            "agent_id": context.agent_id,
+            "model_id": context.model_id,
+            "started_at": Utc::now().to_rfc3339(),
+        });
+        if let Err(error) = self.inner.deps.control_plane.cache_metadata(&context.execution_id, metadata).await {
+            warn!(error = %error, "could not cache execution metadata");
+        }
+    }
+
+    /// Runs one execution as a stream of partial results; the last item carries
+    /// `finish_reason` (and the usage). `events`, when given, receives every
+    /// [`ExecutionEvent`], ending with `done`.
+    ///
+    /// Dropping the stream before its end abandons the execution without a record; use
+    /// [`cancel`](Self::cancel) to stop it cleanly.
+    pub fn stream_execute(
+        &self,
+        context: RuntimeExecutionContext,
+        events: Option<EventCallback>,
+    ) -> BoxStream<'static, RuntimeExecutionResult> {
+        let this = self.clone();
+        let span = info_span!("execution", execution_id = %context.execution_id, runtime = %self.inner.runtime_type);
+        let context = Arc::new(context);
+        let stream = async_stream::stream! {
+            let started_at = Utc::now();
+            let registration = match this.inner.deps.cancellation.register(&context.execution_id) {
+                Ok(registration) => registration,
+                Err(error) => {
+                    yield RuntimeExecutionResult::failure(error.to_string());
+                    return;
+                }
+            };
+            let token = registration.token().clone();
+            let scope = this.scope(&context, token.clone(), events.clone());
+            this.cache_start(&context).await;
+            let result = match this.prepare(&context).await {
+                Err(error) => this.error_result(&context, error).await,
+                Ok(()) => {
+                    let mut inner = Arc::clone(&this.inner.runtime).stream_execute_impl(Arc::clone(&context), scope);
+                    let mut last: Option<RuntimeExecutionResult> = None;
+                    let ending = loop {
+                        let next = tokio::select! {
+                            biased;
+                            item = inner.next() => Some(item),
+                            () = token.cancelled() => None,
+                        };
+                        match next {
+                            Some(Some(Ok(item))) if item.is_final() => break StreamEnd::Final(Box::new(item)),
+                            Some(Some(Ok(item))) => {
+                                last = Some(item.clone());
+                                yield item;
+                            }
+                            Some(Some(Err(error))) => break StreamEnd::Failed(error),
+                            Some(None) => break StreamEnd::Exhausted,
+                            None => break StreamEnd::Cancelled,
+                        }
+                    };
+                    match ending {
+                        StreamEnd::Final(item) if item.finish_reason == Some(FinishReason::Cancelled) => {
+                            Self::cancelled_result(&context, Some(*item))
+                        }
+                        StreamEnd::Final(item) => this.after(&context, *item).await,
+                        StreamEnd::Failed(error) if token.is_cancelled() || matches!(error, RuntimeError::Cancelled) => {
+                            Self::cancelled_result(&context, last)
+                        }
+                        StreamEnd::Failed(error) => this.error_result(&context, error).await,
+                        StreamEnd::Exhausted => {
+                            let mut item = last.unwrap_or_default();
+                            if token.is_cancelled() {
+                                Self::cancelled_result(&context, Some(item))
+                            } else {
+                                item.finish_reason = Some(FinishReason::Stop);
+                                this.after(&context, item).await
+                            }
+                        }
+                        StreamEnd::Cancelled => {
+                            // Give the implementation a moment to hand back its own final item
+                            // (with its tool log), then settle for the last partial.
+                            let drained = tokio::time::timeout(CANCEL_GRACE, async {
+                                let mut latest = None;
+                                while let Some(Ok(item)) = inner.next().await {
+                                    let done = item.is_final();
+                                    latest = Some(item);
+                                    if done {
+                                        break;
+                                    }
+                                }
+                                latest
+                            })
+                            .await
+                            .ok()
+                            .flatten();
+                            Self::cancelled_result(&context, drained.or(last))
+                        }
+                    }
+                }
+            };
+            if let Some(finish_reason) = result.finish_reason {
+                scope_emit(events.as_ref(), &ExecutionEvent::Done { finish_reason });
+            }
+            this.finish(&context, &result, started_at).await;
+            drop(registration);
+            yield result;
+        };
+        Box::pin(InSpan { inner: Box::pin(stream), span })
+    }
+
+    /// Cancels a running execution by id. Returns whether anything was cancelled.
+    pub async fn cancel(&self, execution_id: &ExecutionId) -> bool {
+        let token_cancelled = self.inner.deps.cancellation.cancel(execution_id);
+        let runtime_cancelled = self.inner.runtime.cancel_impl(execution_id).await;
+        token_cancelled || runtime_cancelled
+    }
+
+    /// The usage of an execution: from the runtime if it tracks it, else what this handle
+    /// recorded, else what the control plane has.
+    pub async fn get_usage(&self, execution_id: &ExecutionId) -> Option<Usage> {
+        if let Some(usage) = self.inner.runtime.usage_impl(execution_id).await {
+            return Some(usage);
+        }
+        let remembered =
+            self.inner.usage.lock().unwrap_or_else(PoisonError::into_inner).by_id.get(execution_id).cloned();
+        if remembered.is_some() {
+            return remembered;
+        }
+        self.inner.deps.control_plane.get_usage(execution_id).await.ok().flatten()
+    }
+}
+
+/// Polls a stream inside a span, so everything the execution logs carries its id.
+struct InSpan<S> {
+    inner: std::pin::Pin<Box<S>>,
+    span: tracing::Span,
+}
+
+impl<S: futures::Stream> futures::Stream for InSpan<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        this.inner.as_mut().poll_next(cx)
+    }
+}
+
+enum StreamEnd {
+    Final(Box<RuntimeExecutionResult>),
+    Failed(RuntimeError),
+    Exhausted,
+    Cancelled,
+}
+
+fn scope_emit(events: Option<&EventCallback>, event: &ExecutionEvent) {
+    if let Some(events) = events {
+        events.emit(event);
+    }
+}

@@ -1,0 +1,446 @@
+//! The seed's runtime test list, against a small test runtime driven through the public
+//! interface (`RuntimeRegistry` → `RuntimeHandle`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+use toolbridge_runtime::*;
+
+/// What the test runtime's hooks saw, in order.
+type Journal = Arc<Mutex<Vec<String>>>;
+
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+struct EchoConfig {
+    /// How many chunks to stream the response in.
+    #[schemars(range(min = 1, max = 10))]
+    chunks: Option<u32>,
+    /// Fail in `after_execute`.
+    fail_after: bool,
+    /// Milliseconds to wait before answering.
+    delay_ms: u64,
+    /// Ignore cancellation while waiting.
+    ignore_cancel: bool,
+}
+
+struct EchoRuntime {
+    journal: Journal,
+}
+
+impl EchoRuntime {
+    fn log(&self, entry: impl Into<String>) {
+        self.journal.lock().unwrap().push(entry.into());
+    }
+}
+
+fn config_of(ctx: &RuntimeExecutionContext) -> EchoConfig {
+    parse_runtime_config(ctx.runtime_config.as_ref()).unwrap()
+}
+
+#[async_trait]
+impl Runtime for EchoRuntime {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::new("echo")
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities {
+            streaming: true,
+            hooks: true,
+            cancellation: true,
+            conversation_history: true,
+            ..Default::default()
+        }
+    }
+
+    fn validate_config(&self, ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        self.log("validate");
+        if ctx.model_id.is_none() {
+            return Err(RuntimeError::InvalidContext("model_id is required".into()));
+        }
+        Ok(())
+    }
+
+    async fn before_execute(&self, _ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        self.log("before");
+        Ok(())
+    }
+
+    async fn execute_impl(
+        &self,
+        ctx: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        self.log("impl");
+        let config = config_of(ctx);
+        if config.delay_ms > 0 {
+            let sleep = tokio::time::sleep(Duration::from_millis(config.delay_ms));
+            if config.ignore_cancel {
+                sleep.await;
+            } else {
+                tokio::select! {
+                    () = sleep => {}
+                    () = scope.cancelled() => {
+                        let mut partial = RuntimeExecutionResult::partial("interrupted");
+                        partial.finish_reason = Some(FinishReason::Cancelled);
+                        return Ok(partial);
+                    }
+                }
+            }
+        }
+        if ctx.prompt == "explode" {
+            return Err(RuntimeError::execution("the prompt exploded"));
+        }
+        let history: Vec<String> =
+            ctx.conversation_history.iter().map(|m| format!("{}:{}", m.role, m.content_text())).collect();
+        let response = if history.is_empty() {
+            format!("echo: {}", ctx.prompt)
+        } else {
+            format!("echo: {} (after {})", ctx.prompt, history.join(" | "))
+        };
+        Ok(RuntimeExecutionResult::success(response)
+            .with_usage(Usage { model_provider: Some("test".into()), ..Usage::new(ctx.prompt.len() as u64, 7) })
+            .with_model(ctx.model_id.clone().unwrap_or_default()))
+    }
+
+    fn stream_execute_impl(self: Arc<Self>, ctx: Arc<RuntimeExecutionContext>, scope: ExecutionScope) -> ResultStream {
+        Box::pin(async_stream::try_stream! {
+            self.log("impl");
+            let config = config_of(&ctx);
+            let chunks = config.chunks.unwrap_or(3) as usize;
+            let words: Vec<String> = (0..chunks).map(|i| format!("part{i} ")).collect();
+            let mut text = String::new();
+            for word in words {
+                if config.delay_ms > 0 {
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(config.delay_ms)) => {}
+                        () = scope.cancelled() => {
+                            let mut last = RuntimeExecutionResult::partial(text.clone());
+                            last.finish_reason = Some(FinishReason::Cancelled);
+                            yield last;
+                            return;
+                        }
+                    }
+                }
+                scope.emit(&ExecutionEvent::ContentChunk { text: word.clone() });
+                text.push_str(&word);
+                yield RuntimeExecutionResult::partial(text.clone());
+            }
+            if ctx.prompt == "explode" {
+                Err(RuntimeError::execution("exploded mid-stream"))?;
+            }
+            let usage = Usage::new(5, chunks as u64);
+            scope.emit(&ExecutionEvent::Usage { usage: usage.clone() });
+            yield RuntimeExecutionResult::success(text).with_usage(usage);
+        })
+    }
+
+    async fn after_execute(
+        &self,
+        ctx: &RuntimeExecutionContext,
+        result: &RuntimeExecutionResult,
+    ) -> Result<(), RuntimeError> {
+        self.log(format!("after:{}", result.finish_reason.map_or("none", FinishReason::as_str)));
+        if config_of(ctx).fail_after {
+            return Err(RuntimeError::execution("after_execute refused the result"));
+        }
+        Ok(())
+    }
+
+    async fn on_error(&self, _ctx: &RuntimeExecutionContext, error: &RuntimeError) -> RuntimeExecutionResult {
+        self.log(format!("on_error:{error}"));
+        RuntimeExecutionResult::failure(format!("handled: {error}"))
+    }
+}
+
+struct Fixture {
+    registry: RuntimeRegistry,
+    deps: RuntimeDeps,
+    control_plane: Arc<InMemoryControlPlane>,
+    journal: Journal,
+}
+
+fn fixture() -> Fixture {
+    let journal: Journal = Arc::default();
+    let mut registry = RuntimeRegistry::new();
+    let j = Arc::clone(&journal);
+    registry
+        .register(RuntimeSpec::new(
+            "echo",
+            "echoes the prompt",
+            RuntimeCapabilities::default(),
+            move |_deps, _config: EchoConfig| Ok(EchoRuntime { journal: Arc::clone(&j) }),
+        ))
+        .unwrap();
+    let control_plane = Arc::new(InMemoryControlPlane::new());
+    let deps = RuntimeDeps::new(control_plane.clone());
+    Fixture { registry, deps, control_plane, journal }
+}
+
+impl Fixture {
+    fn runtime(&self) -> RuntimeHandle {
+        self.registry.create(&"echo".into(), self.deps.clone(), None).unwrap()
+    }
+
+    fn journal(&self) -> Vec<String> {
+        self.journal.lock().unwrap().clone()
+    }
+}
+
+fn ctx(prompt: &str) -> RuntimeExecutionContext {
+    RuntimeExecutionContext::new(prompt).model("test-model")
+}
+
+#[tokio::test]
+async fn execute_success() {
+    let f = fixture();
+    let result = f.runtime().execute(&ctx("hello")).await;
+    assert!(result.success, "{result:?}");
+    assert_eq!(result.response, "echo: hello");
+    assert_eq!(result.finish_reason, Some(FinishReason::Stop));
+    assert_eq!(result.usage.total_tokens, 12);
+    assert_eq!(result.model.as_deref(), Some("test-model"));
+}
+
+#[tokio::test]
+async fn execute_error_handling_goes_through_on_error() {
+    let f = fixture();
+    let result = f.runtime().execute(&ctx("explode")).await;
+    assert!(!result.success);
+    assert_eq!(result.finish_reason, Some(FinishReason::Error));
+    assert_eq!(result.error.as_deref(), Some("handled: the prompt exploded"));
+    assert_eq!(f.journal(), ["validate", "before", "impl", "on_error:the prompt exploded"]);
+}
+
+#[tokio::test]
+async fn missing_model_is_a_validation_error() {
+    let f = fixture();
+    let result = f.runtime().execute(&RuntimeExecutionContext::new("hi")).await;
+    assert!(!result.success);
+    assert!(result.error.unwrap().contains("model_id is required"));
+    assert_eq!(f.journal(), ["validate", "on_error:invalid execution context: model_id is required"]);
+}
+
+#[tokio::test]
+async fn hooks_run_in_order() {
+    let f = fixture();
+    let result = f.runtime().execute(&ctx("x")).await;
+    assert!(result.success);
+    assert_eq!(f.journal(), ["validate", "before", "impl", "after:stop"]);
+}
+
+#[tokio::test]
+async fn after_execute_error_is_routed_to_on_error() {
+    let f = fixture();
+    let result = f.runtime().execute(&ctx("x").runtime_config(json!({"fail_after": true}))).await;
+    assert!(!result.success);
+    assert_eq!(f.journal(), ["validate", "before", "impl", "after:stop", "on_error:after_execute refused the result"]);
+}
+
+#[tokio::test]
+async fn stream_execute_yields_partials_then_final_with_usage() {
+    let f = fixture();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let callback = EventCallback::new(move |event| sink.lock().unwrap().push(event.clone()));
+    let chunks: Vec<_> =
+        f.runtime().stream_execute(ctx("s").runtime_config(json!({"chunks": 3})), Some(callback)).collect().await;
+    assert_eq!(chunks.len(), 4, "{chunks:?}");
+    assert!(chunks[..3].iter().all(|c| c.finish_reason.is_none()));
+    assert_eq!(chunks[1].response, "part0 part1 ");
+    let last = chunks.last().unwrap();
+    assert_eq!(last.finish_reason, Some(FinishReason::Stop));
+    assert!(last.usage.total_tokens > 0);
+    let names: Vec<&str> = events.lock().unwrap().iter().map(ExecutionEvent::name).collect();
+    assert_eq!(names, ["content_chunk", "content_chunk", "content_chunk", "usage", "done"]);
+    assert_eq!(f.journal(), ["validate", "before", "impl", "after:stop"]);
+}
+
+#[tokio::test]
+async fn stream_error_mid_stream_ends_with_error_result() {
+    let f = fixture();
+    let chunks: Vec<_> = f.runtime().stream_execute(ctx("explode"), None).collect().await;
+    let last = chunks.last().unwrap();
+    assert!(!last.success);
+    assert_eq!(last.finish_reason, Some(FinishReason::Error));
+    assert_eq!(last.error.as_deref(), Some("handled: exploded mid-stream"));
+}
+
+#[tokio::test]
+async fn conversation_history_is_passed_through() {
+    let f = fixture();
+    let context = ctx("and now?").history("user", "hi").history("assistant", "hello");
+    let result = f.runtime().execute(&context).await;
+    assert_eq!(result.response, "echo: and now? (after user:hi | assistant:hello)");
+}
+
+#[tokio::test]
+async fn capabilities_and_runtime_type() {
+    let f = fixture();
+    let runtime = f.runtime();
+    assert_eq!(runtime.runtime_type().as_str(), "echo");
+    let caps = runtime.capabilities();
+    assert!(caps.streaming && caps.hooks && caps.cancellation && caps.conversation_history);
+    assert!(!caps.mcp && !caps.tools && !caps.custom_tools);
+}
+
+#[tokio::test]
+async fn invalid_runtime_config_is_rejected_naming_the_field() {
+    let f = fixture();
+    let result = f.runtime().execute(&ctx("x").runtime_config(json!({"chunks": 0}))).await;
+    assert!(!result.success);
+    let error = result.error.unwrap();
+    assert!(error.contains("runtime_config.chunks"), "{error}");
+    let result = f.runtime().execute(&ctx("x").runtime_config(json!({"chunkz": 2}))).await;
+    assert!(result.error.unwrap().contains("chunkz"));
+    assert!(!f.journal().contains(&"impl".to_string()), "the implementation never ran");
+
+    let err = f.registry.validate_config(&"echo".into(), Some(&json!({"delay_ms": "soon"}))).unwrap_err();
+    assert!(err.to_string().contains("runtime_config.delay_ms"), "{err}");
+    let err = f.registry.create(&"echo".into(), f.deps.clone(), Some(&json!({"chunks": 11}))).unwrap_err();
+    assert!(err.to_string().contains("runtime_config.chunks"), "{err}");
+}
+
+#[tokio::test]
+async fn cancel_mid_execution() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let context = ctx("slow").runtime_config(json!({"delay_ms": 10_000}));
+    let id = context.execution_id.clone();
+    let task = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.execute(&context).await }
+    });
+    while !f.deps.cancellation.is_active(&id) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    assert!(runtime.cancel(&id).await);
+    let result = task.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
+    assert!(!result.success);
+    assert_eq!(result.response, "interrupted", "the runtime's own partial result is kept");
+    assert!(!f.deps.cancellation.is_active(&id), "token cleaned up");
+    assert!(!runtime.cancel(&id).await, "nothing left to cancel");
+    assert_eq!(f.control_plane.records().len(), 1, "a cancelled execution is still recorded");
+}
+
+#[tokio::test]
+async fn cancel_an_implementation_that_ignores_the_token() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let context = ctx("stubborn").runtime_config(json!({"delay_ms": 30_000, "ignore_cancel": true}));
+    let id = context.execution_id.clone();
+    let task = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.execute(&context).await }
+    });
+    while !f.deps.cancellation.is_active(&id) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    assert!(runtime.cancel(&id).await);
+    let result = task.await.unwrap();
+    assert!(started.elapsed() < CANCEL_GRACE + Duration::from_millis(500));
+    assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
+}
+
+#[tokio::test]
+async fn cancel_mid_stream_keeps_partial_response() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let context = ctx("stream").runtime_config(json!({"chunks": 10, "delay_ms": 50}));
+    let id = context.execution_id.clone();
+    let mut stream = runtime.stream_execute(context, None);
+    let first = stream.next().await.unwrap();
+    assert_eq!(first.response, "part0 ");
+    assert!(runtime.cancel(&id).await);
+    let rest: Vec<_> = stream.collect().await;
+    let last = rest.last().unwrap();
+    assert_eq!(last.finish_reason, Some(FinishReason::Cancelled));
+    assert!(last.response.starts_with("part0 "));
+    assert!(!f.deps.cancellation.is_active(&id));
+}
+
+#[tokio::test]
+async fn get_usage_after_execution() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let context = ctx("four");
+    let result = runtime.execute(&context).await;
+    let usage = runtime.get_usage(&context.execution_id).await.unwrap();
+    assert_eq!(usage, result.usage);
+    assert_eq!(usage.model_provider.as_deref(), Some("test"));
+    assert_eq!(f.control_plane.get_usage(&context.execution_id).await.unwrap(), Some(usage));
+    assert!(runtime.get_usage(&"unknown".into()).await.is_none());
+}
+
+#[tokio::test]
+async fn every_outcome_is_recorded_and_metadata_cached() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let ok = ctx("a");
+    runtime.execute(&ok).await;
+    runtime.execute(&ctx("explode")).await;
+    let _: Vec<_> = runtime.stream_execute(ctx("b"), None).collect().await;
+    let records = f.control_plane.records();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records.iter().filter(|(_, _, r)| r.success).count(), 2);
+    let meta = f.control_plane.get_metadata(&ok.execution_id).await.unwrap().unwrap();
+    assert_eq!(meta["runtime_type"], "echo");
+}
+
+#[tokio::test]
+async fn duplicate_execution_ids_are_refused() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let context = ctx("slow").runtime_config(json!({"delay_ms": 300}));
+    let twin = context.clone();
+    let first = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.execute(&context).await }
+    });
+    while !f.deps.cancellation.is_active(&twin.execution_id) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = runtime.execute(&twin).await;
+    assert!(!second.success);
+    assert!(second.error.unwrap().contains("already running"));
+    assert!(first.await.unwrap().success);
+}
+
+#[test]
+fn registry_behaviour() {
+    let mut f = fixture();
+    let err = f
+        .registry
+        .register(RuntimeSpec::new("echo", "again", RuntimeCapabilities::default(), |_, _: NoConfig| {
+            Ok(EchoRuntime { journal: Arc::default() })
+        }))
+        .unwrap_err();
+    assert!(err.to_string().contains("already registered"));
+    assert!(
+        f.registry
+            .register(RuntimeSpec::new("default", "alias", RuntimeCapabilities::default(), |_, _: NoConfig| {
+                Ok(EchoRuntime { journal: Arc::default() })
+            }))
+            .is_err()
+    );
+
+    let err = f.registry.create(&"nope".into(), f.deps.clone(), None).unwrap_err();
+    assert_eq!(err.to_string(), "unknown runtime type `nope`; known runtimes: echo");
+    assert!(f.registry.get(&"default".into()).is_err(), "default resolves to agent_loop, not registered here");
+
+    assert_eq!(f.registry.list_available(), vec![RuntimeType::new("echo")]);
+    let info = f.registry.runtime_info_all();
+    let echo = &info["echo"];
+    assert_eq!(echo.description, "echoes the prompt");
+    let schema = &echo.runtime_config_schema;
+    assert_eq!(schema["properties"]["chunks"]["maximum"], 10, "{schema}");
+    assert_eq!(schema["additionalProperties"], false);
+    let as_json = serde_json::to_value(&info).unwrap();
+    assert!(as_json["echo"]["capabilities"]["streaming"].is_boolean());
+}
