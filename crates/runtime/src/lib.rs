@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+mod agent;
 mod cancellation;
 mod capabilities;
 mod config;
@@ -59,6 +60,7 @@ mod runtime_type;
 mod tool_call;
 mod usage;
 
+pub use agent::AgentDefinition;
 pub use cancellation::{CancellationManager, CancellationRegistration};
 pub use capabilities::RuntimeCapabilities;
 pub use config::{
