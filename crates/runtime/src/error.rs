@@ -2,6 +2,7 @@
 
 use crate::config::ConfigError;
 use crate::context::ExecutionId;
+use crate::result::RuntimeExecutionResult;
 use crate::runtime_type::RuntimeType;
 
 /// An error raised by a runtime or by the orchestration around it.
@@ -29,6 +30,15 @@ pub enum RuntimeError {
     /// Any other error from the runtime's dependencies.
     #[error(transparent)]
     Other(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// An error after part of the work was done: the partial result (tool-call log, usage,
+    /// response so far) is kept in the result `on_error` produces.
+    #[error("{error}")]
+    WithPartial {
+        /// What went wrong.
+        error: Box<RuntimeError>,
+        /// What was done before.
+        partial: Box<RuntimeExecutionResult>,
+    },
 }
 
 impl RuntimeError {
@@ -40,6 +50,32 @@ impl RuntimeError {
     /// Wraps any error.
     pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Other(Box::new(error))
+    }
+
+    /// Attaches what was done before the error, so that it is not lost.
+    #[must_use]
+    pub fn with_partial(self, partial: RuntimeExecutionResult) -> Self {
+        match self {
+            Self::WithPartial { error, .. } => Self::WithPartial { error, partial: Box::new(partial) },
+            error => Self::WithPartial { error: Box::new(error), partial: Box::new(partial) },
+        }
+    }
+
+    /// The partial result attached to the error, if any.
+    pub fn partial(&self) -> Option<&RuntimeExecutionResult> {
+        match self {
+            Self::WithPartial { partial, .. } => Some(partial),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is (or wraps) a cancellation.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            Self::Cancelled => true,
+            Self::WithPartial { error, .. } => error.is_cancelled(),
+            _ => false,
+        }
     }
 }
 

@@ -195,8 +195,11 @@ impl RuntimeHandle {
                 }
                 self.after(context, result).await
             }
-            Outcome::Finished(Err(error)) if !token.is_cancelled() && !matches!(error, RuntimeError::Cancelled) => {
+            Outcome::Finished(Err(error)) if !token.is_cancelled() && !error.is_cancelled() => {
                 self.error_result(context, error).await
+            }
+            Outcome::Finished(Err(RuntimeError::WithPartial { partial, .. })) => {
+                Self::cancelled_result(context, Some(*partial))
             }
             Outcome::Finished(Err(_)) | Outcome::Abandoned => Self::cancelled_result(context, None),
         }
@@ -224,6 +227,9 @@ impl RuntimeHandle {
         if !result.success {
             result.error.get_or_insert_with(|| error.to_string());
             result.finish_reason.get_or_insert(FinishReason::Error);
+        }
+        if let RuntimeError::WithPartial { partial, .. } = error {
+            keep_partial(&mut result, *partial);
         }
         result
     }
@@ -339,8 +345,12 @@ impl RuntimeHandle {
                             Self::cancelled_result(&context, Some(*item))
                         }
                         StreamEnd::Final(item) => this.after(&context, *item).await,
-                        StreamEnd::Failed(error) if token.is_cancelled() || matches!(error, RuntimeError::Cancelled) => {
-                            Self::cancelled_result(&context, last)
+                        StreamEnd::Failed(error) if token.is_cancelled() || error.is_cancelled() => {
+                            let partial = match error {
+                                RuntimeError::WithPartial { partial, .. } => Some(*partial),
+                                _ => last,
+                            };
+                            Self::cancelled_result(&context, partial)
                         }
                         StreamEnd::Failed(error) => this.error_result(&context, error).await,
                         StreamEnd::Exhausted => {
@@ -430,6 +440,29 @@ enum StreamEnd {
     Failed(RuntimeError),
     Exhausted,
     Cancelled,
+}
+
+/// Keeps in an error result what the failed execution had done: its tool-call log, tool
+/// messages, usage and response so far (unless `on_error` set them itself).
+fn keep_partial(result: &mut RuntimeExecutionResult, partial: RuntimeExecutionResult) {
+    if result.tool_execution_messages.is_none() {
+        result.tool_execution_messages = partial.tool_execution_messages;
+    }
+    if result.tool_messages.is_none() {
+        result.tool_messages = partial.tool_messages;
+    }
+    if result.usage.is_empty() {
+        result.usage = partial.usage;
+    }
+    if result.response.is_empty() {
+        result.response = partial.response;
+    }
+    if result.model.is_none() {
+        result.model = partial.model;
+    }
+    for (key, value) in partial.metadata {
+        result.metadata.entry(key).or_insert(value);
+    }
 }
 
 fn scope_emit(events: Option<&EventCallback>, event: &ExecutionEvent) {

@@ -60,6 +60,8 @@ pub enum ToolSourceKind {
     Skill,
     /// A custom tool registered in code.
     Custom,
+    /// Not known: the model called a name that is not in the catalogue.
+    Unknown,
 }
 
 /// One tool call, exactly the fields of DESIGN.md's tool call record.

@@ -444,3 +444,53 @@ fn registry_behaviour() {
     let as_json = serde_json::to_value(&info).unwrap();
     assert!(as_json["echo"]["capabilities"]["streaming"].is_boolean());
 }
+
+struct PartialFailure;
+
+#[async_trait]
+impl Runtime for PartialFailure {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::new("partial")
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::default()
+    }
+
+    async fn execute_impl(
+        &self,
+        _ctx: &RuntimeExecutionContext,
+        _scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        let now = chrono::Utc::now();
+        let mut partial = RuntimeExecutionResult::partial("half done").with_usage(Usage::new(3, 4));
+        partial.tool_execution_messages = Some(vec![ToolCallRecord {
+            tool: "t__x".into(),
+            tool_use_id: "1".into(),
+            source: ToolSourceKind::Mcp,
+            server: Some("t".into()),
+            input: json!({}),
+            output: "ok".into(),
+            success: true,
+            error: None,
+            error_type: None,
+            duration_ms: 1,
+            start_time: now,
+            end_time: now,
+            metadata: serde_json::Map::new(),
+        }]);
+        Err(RuntimeError::execution("model went away").with_partial(partial))
+    }
+}
+
+#[tokio::test]
+async fn errors_keep_the_partial_tool_log_and_usage() {
+    let runtime = RuntimeHandle::new(PartialFailure, RuntimeDeps::default());
+    let result = runtime.execute(&ctx("x")).await;
+    assert!(!result.success);
+    assert_eq!(result.error.as_deref(), Some("model went away"));
+    assert_eq!(result.finish_reason, Some(FinishReason::Error));
+    assert_eq!(result.tool_execution_messages.unwrap().len(), 1);
+    assert_eq!(result.usage.total_tokens, 7);
+    assert_eq!(result.response, "half done");
+}
