@@ -9,3 +9,6 @@
 #![warn(missing_docs)]
 
 // -- modules (each helper adds its own `pub mod` lines below) --
+pub mod call_log;
+pub mod policy;
+pub mod source;
