@@ -46,20 +46,21 @@ impl CallOutcome {
     /// A failed call whose output to the model is the error message.
     pub fn failed(error_type: ToolErrorType, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self { output: message.clone(), success: false, error: Some(message), error_type: Some(error_type), ..Self::default() }
+        Self {
+            output: message.clone(),
+            success: false,
+            error: Some(message),
+            error_type: Some(error_type),
+            ..Self::default()
+        }
     }
-}
-
-#[derive(Debug)]
-enum Slot {
-    Pending,
-    Done(ToolCallRecord),
 }
 
 /// The log of one execution. Cheap to clone; clones share the log.
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
-    slots: Arc<Mutex<Vec<Slot>>>,
+    /// One slot per call in call order; `None` while the call runs.
+    slots: Arc<Mutex<Vec<Option<ToolCallRecord>>>>,
 }
 
 impl CallLog {
@@ -68,7 +69,7 @@ impl CallLog {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<ToolCallRecord>>> {
         // Every critical section is a single push or assignment: a poisoned lock still holds a
         // consistent vector.
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
@@ -78,7 +79,7 @@ impl CallLog {
     pub fn begin(&self, start: CallStart) -> PendingCall {
         let index = {
             let mut slots = self.lock();
-            slots.push(Slot::Pending);
+            slots.push(None);
             slots.len() - 1
         };
         PendingCall { log: self.clone(), index, start: Some(start), start_time: Utc::now(), started: Instant::now() }
@@ -86,13 +87,7 @@ impl CallLog {
 
     /// The finished calls, in call order (calls still running are left out).
     pub fn records(&self) -> Vec<ToolCallRecord> {
-        self.lock()
-            .iter()
-            .filter_map(|slot| match slot {
-                Slot::Done(record) => Some(record.clone()),
-                Slot::Pending => None,
-            })
-            .collect()
+        self.lock().iter().flatten().cloned().collect()
     }
 
     /// How many calls started.
@@ -107,7 +102,7 @@ impl CallLog {
 
     /// How many calls are still running.
     pub fn pending(&self) -> usize {
-        self.lock().iter().filter(|slot| matches!(slot, Slot::Pending)).count()
+        self.lock().iter().filter(|slot| slot.is_none()).count()
     }
 }
 
@@ -164,7 +159,7 @@ impl PendingCall {
             metadata: outcome.metadata,
         };
         if let Some(slot) = self.log.lock().get_mut(self.index) {
-            *slot = Slot::Done(record.clone());
+            *slot = Some(record.clone());
         }
         record
     }

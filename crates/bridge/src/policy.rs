@@ -271,7 +271,8 @@ mod tests {
 
     #[test]
     fn team_and_user_conditions() {
-        let policy = Policy::from_json(&json!({"deny": [{"when": {"teams": ["platform"], "users": ["bob"]}}]})).unwrap();
+        let policy =
+            Policy::from_json(&json!({"deny": [{"when": {"teams": ["platform"], "users": ["bob"]}}]})).unwrap();
         let mut c = ctx(&[], "production");
         assert!(policy.decide("x__y", "x", &c).is_allowed(), "user condition not met");
         c.user_id = Some("bob".into());

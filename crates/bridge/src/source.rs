@@ -137,7 +137,8 @@ pub trait ToolSource: Send + Sync + fmt::Debug {
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolCallError>;
 }
 
-type Handler = Arc<dyn Fn(Value, CancellationToken) -> BoxFuture<'static, Result<ToolOutput, ToolCallError>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(Value, CancellationToken) -> BoxFuture<'static, Result<ToolOutput, ToolCallError>> + Send + Sync>;
 
 struct CustomTool {
     descriptor: ToolDescriptor,
