@@ -12,3 +12,8 @@
 pub mod call_log;
 pub mod policy;
 pub mod source;
+
+pub use call_log::CallLog;
+pub use policy::{Policy, PolicyConfig, PolicyContext};
+pub use source::{CustomTools, ToolSource};
+pub use toolbridge_runtime::{ToolCallRecord, ToolErrorType, ToolSourceKind};
