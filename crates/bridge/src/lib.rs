@@ -10,8 +10,13 @@
 
 // -- modules (each helper adds its own `pub mod` lines below) --
 pub mod call_log;
+pub mod catalogue;
+pub mod content;
+pub mod naming;
 pub mod policy;
+pub mod schema;
 pub mod source;
+pub mod validation;
 
 pub use call_log::CallLog;
 pub use policy::{Policy, PolicyConfig, PolicyContext};
