@@ -11,9 +11,11 @@
 // -- modules (each helper adds its own `pub mod` lines below) --
 pub mod call_log;
 pub mod catalogue;
+pub mod config;
 pub mod content;
 pub mod naming;
 pub mod policy;
+pub mod pool;
 pub mod schema;
 pub mod source;
 pub mod validation;

@@ -1,1 +1,93 @@
-fn main() {}
+/*! testbed-mcp: an MCP server with deterministic tools and fault injection, for toolbridge's
+tests and benchmarks. Serves stdio by default, streamable HTTP with `--http ADDR`. */
+
+mod generated;
+mod server;
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+/// An MCP server with deterministic tools and fault injection.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "testbed-mcp", version, about)]
+pub(crate) struct Flags {
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:0); the endpoint is /mcp.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Wait this long before answering initialize.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub(crate) init_delay_ms: u64,
+    /// Never answer initialize.
+    #[arg(long)]
+    pub(crate) never_init: bool,
+    /// Write non-JSON lines to stdout before serving (stdio only).
+    #[arg(long)]
+    garbage_stdout: bool,
+    /// Exit with status 1 after this many answered tool calls.
+    #[arg(long, value_name = "N")]
+    pub(crate) crash_after: Option<usize>,
+    /// Also expose N generated tools gen_0..gen_{N-1} with varied schemas.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub(crate) tools: usize,
+    /// Write N lines to stderr at startup.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    stderr_lines: usize,
+    /// The server name reported in initialize.
+    #[arg(long, default_value = "testbed-mcp")]
+    pub(crate) name: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
+    for i in 0..flags.stderr_lines {
+        eprintln!("testbed: stderr line {i}");
+    }
+    // A current-thread runtime: the benchmarks measure the client, not the server's scheduling.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(run(flags))
+}
+
+async fn run(flags: Flags) -> anyhow::Result<()> {
+    let server = server::Testbed::new(flags.clone());
+    match flags.http {
+        Some(addr) => serve_http(server, addr).await,
+        None => {
+            if flags.garbage_stdout {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "this is not JSON-RPC")?;
+                writeln!(out, "{{\"neither\": \"is this\"")?;
+                out.flush()?;
+            }
+            use rmcp::ServiceExt;
+            let service = server.serve(rmcp::transport::stdio()).await?;
+            service.waiting().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn serve_http(server: server::Testbed, addr: SocketAddr) -> anyhow::Result<()> {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default(),
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("listening on http://{}/mcp", listener.local_addr()?);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

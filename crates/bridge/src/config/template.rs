@@ -1,0 +1,94 @@
+//! Templating of configuration values: `${VAR}`, `${VAR:-default}`, `${env:VAR}`, `{{VAR}}`.
+
+/// A variable that is not set and has no default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("variable {0} is not set")]
+pub struct MissingVariable(pub String);
+
+/// Expands every template in `text`, looking variables up with `lookup`. Text without `$` or
+/// `{{` is returned unchanged; an unterminated template is kept literally.
+pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, MissingVariable> {
+    if !text.contains('$') && !text.contains("{{") {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("${") {
+            if let Some(end) = after.find('}') {
+                out.push_str(&resolve(&after[..end], lookup)?);
+                rest = &after[end + 1..];
+                continue;
+            }
+        } else if let Some(after) = rest.strip_prefix("{{")
+            && let Some(end) = after.find("}}")
+        {
+            let name = after[..end].trim();
+            if is_name(name) {
+                out.push_str(&lookup(name).ok_or_else(|| MissingVariable(name.to_owned()))?);
+                rest = &after[end + 2..];
+                continue;
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    Ok(out)
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn resolve(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, MissingVariable> {
+    let inner = inner.strip_prefix("env:").unwrap_or(inner);
+    match inner.split_once(":-") {
+        Some((name, default)) => {
+            Ok(lookup(name.trim()).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned()))
+        }
+        None => lookup(inner.trim()).ok_or_else(|| MissingVariable(inner.trim().to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOME" => Some("/home/u".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn all_forms() {
+        assert_eq!(expand("${HOME}/x", &env).unwrap(), "/home/u/x");
+        assert_eq!(expand("${env:HOME}", &env).unwrap(), "/home/u");
+        assert_eq!(expand("{{HOME}}", &env).unwrap(), "/home/u");
+        assert_eq!(expand("{{ HOME }}", &env).unwrap(), "/home/u");
+        assert_eq!(expand("${NOPE:-fallback}", &env).unwrap(), "fallback");
+        assert_eq!(expand("${EMPTY:-fallback}", &env).unwrap(), "fallback");
+        assert_eq!(expand("${NOPE}", &env).unwrap_err(), MissingVariable("NOPE".into()));
+        assert_eq!(expand("{{NOPE}}", &env).unwrap_err(), MissingVariable("NOPE".into()));
+        assert_eq!(expand("cost: $5 ${", &env).unwrap(), "cost: $5 ${");
+        assert_eq!(expand("{{not a var}}", &env).unwrap(), "{{not a var}}");
+    }
+
+    proptest! {
+        #[test]
+        fn literal_text_is_unchanged(text in "[^${]*") {
+            prop_assert_eq!(expand(&text, &env).unwrap(), text);
+        }
+
+        #[test]
+        fn never_panics(text in ".*") {
+            let _ = expand(&text, &env);
+        }
+    }
+}

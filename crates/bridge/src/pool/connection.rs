@@ -1,0 +1,276 @@
+//! One live MCP connection: spawning (stdio, through process-wrap as a process-group leader)
+//! or connecting (streamable HTTP), the initialize handshake under a time limit, the stderr
+//! tail, and killing the whole process group when the connection goes.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use crate::config::{HttpConfig, ServerConfig, StdioConfig, TransportConfig};
+
+/// Lines of a server's stderr kept for error messages.
+const STDERR_TAIL_LINES: usize = 20;
+/// Bytes of a server's stderr kept for error messages.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// The last lines a server wrote to stderr.
+#[derive(Debug, Default)]
+pub(crate) struct StderrTail {
+    lines: Mutex<VecDeque<String>>,
+}
+
+impl StderrTail {
+    fn push(&self, line: String) {
+        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.push_back(line);
+        while lines.len() > STDERR_TAIL_LINES || lines.iter().map(String::len).sum::<usize>() > STDERR_TAIL_BYTES {
+            if lines.pop_front().is_none() {
+                break;
+            }
+        }
+    }
+
+    /// `; last stderr: a | b` or nothing.
+    pub(crate) fn suffix(&self) -> String {
+        let lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!("; last stderr: {}", lines.iter().map(String::as_str).collect::<Vec<_>>().join(" | "))
+        }
+    }
+}
+
+/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`.
+#[derive(Debug, Clone)]
+pub(crate) struct Handler {
+    pub(crate) tools_stale: Arc<AtomicBool>,
+}
+
+impl ClientHandler for Handler {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.tools_stale.store(true, Ordering::Release);
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("toolbridge", env!("CARGO_PKG_VERSION")))
+    }
+}
+
+/// A process group to kill when the connection goes.
+#[derive(Debug)]
+pub(crate) struct ProcessGroupGuard {
+    pgid: i32,
+}
+
+impl ProcessGroupGuard {
+    /// Kills every process of the group (the server and anything it spawned).
+    pub(crate) fn kill(&self) {
+        use nix::sys::signal::{Signal, killpg};
+        use nix::unistd::Pid;
+        if self.pgid > 1 {
+            let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
+        }
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.pgid
+    }
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A started, initialised connection.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    service: tokio::sync::Mutex<Option<RunningService<RoleClient, Handler>>>,
+    pub(crate) peer: Peer<RoleClient>,
+    pub(crate) group: Option<ProcessGroupGuard>,
+    pub(crate) stderr: Arc<StderrTail>,
+    pub(crate) tools_stale: Arc<AtomicBool>,
+    dead: AtomicBool,
+}
+
+/// Why a server could not be started.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct StartError(pub(crate) String);
+
+impl Connection {
+    /// Whether the connection can still carry requests.
+    pub(crate) fn is_alive(&self) -> bool {
+        !self.dead.load(Ordering::Acquire) && !self.peer.is_transport_closed()
+    }
+
+    /// Marks the connection dead and kills its process group.
+    pub(crate) fn kill(&self) {
+        self.dead.store(true, Ordering::Release);
+        if let Some(group) = &self.group {
+            group.kill();
+        }
+    }
+
+    /// Closes the session (stdin closed, so a well-behaved server exits), waits up to `grace`,
+    /// then kills the whole process group.
+    pub(crate) async fn close(&self, grace: Duration) {
+        self.dead.store(true, Ordering::Release);
+        let service = self.service.lock().await.take();
+        if let Some(mut service) = service {
+            let _ = service.close_with_timeout(grace).await;
+        }
+        if let Some(group) = &self.group {
+            group.kill();
+        }
+    }
+
+    /// Starts a server and completes the initialize handshake within its `startup_timeout`.
+    pub(crate) async fn start(server: &ServerConfig, tasks: &TaskTracker) -> Result<Self, StartError> {
+        let tools_stale = Arc::new(AtomicBool::new(false));
+        let handler = Handler { tools_stale: Arc::clone(&tools_stale) };
+        let stderr = Arc::new(StderrTail::default());
+        let limit = server.startup_timeout;
+        let name = &server.name;
+        match &server.transport {
+            TransportConfig::Stdio(stdio) => {
+                let (transport, group) = spawn(name, stdio, &stderr, tasks)?;
+                match tokio::time::timeout(limit, handler.serve(transport)).await {
+                    Ok(Ok(service)) => Ok(Self::new(service, Some(group), stderr, tools_stale)),
+                    Ok(Err(error)) => {
+                        group.kill();
+                        // Give the stderr reader a moment to collect the last words.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Err(StartError(format!("server {name:?} failed during initialize: {error}{}", stderr.suffix())))
+                    }
+                    Err(_) => {
+                        group.kill();
+                        Err(StartError(format!(
+                            "server {name:?} did not answer initialize within {limit:?}{}",
+                            stderr.suffix()
+                        )))
+                    }
+                }
+            }
+            TransportConfig::Http(http) => {
+                let transport = http_transport(name, http)?;
+                match tokio::time::timeout(limit, handler.serve(transport)).await {
+                    Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale)),
+                    Ok(Err(error)) => {
+                        Err(StartError(format!("server {name:?} at {}: initialize failed: {error}", http.url)))
+                    }
+                    Err(_) => Err(StartError(format!(
+                        "server {name:?} at {} did not answer initialize within {limit:?}",
+                        http.url
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn new(
+        service: RunningService<RoleClient, Handler>,
+        group: Option<ProcessGroupGuard>,
+        stderr: Arc<StderrTail>,
+        tools_stale: Arc<AtomicBool>,
+    ) -> Self {
+        let peer = service.peer().clone();
+        Self {
+            service: tokio::sync::Mutex::new(Some(service)),
+            peer,
+            group,
+            stderr,
+            tools_stale,
+            dead: AtomicBool::new(false),
+        }
+    }
+}
+
+fn spawn(
+    name: &str,
+    config: &StdioConfig,
+    stderr_tail: &Arc<StderrTail>,
+    tasks: &TaskTracker,
+) -> Result<(TokioChildProcess, ProcessGroupGuard), StartError> {
+    let mut command = tokio::process::Command::new(&config.command);
+    command.args(&config.args);
+    for (key, value) in &config.env {
+        command.env(key, value.expose());
+    }
+    if let Some(cwd) = &config.cwd {
+        command.current_dir(cwd);
+    }
+    let mut wrapped = CommandWrap::from(command);
+    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+    let (transport, stderr) = TokioChildProcess::builder(wrapped).stderr(Stdio::piped()).spawn().map_err(|e| {
+        StartError(match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("server {name:?}: command {:?} not found (check `command` and PATH)", config.command)
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                format!("server {name:?}: command {:?} is not executable", config.command)
+            }
+            _ => format!("server {name:?}: cannot start {:?}: {e}", config.command),
+        })
+    })?;
+    let pid = transport.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
+    let group = ProcessGroupGuard { pgid: pid };
+    if let Some(stderr) = stderr {
+        let tail = Arc::clone(stderr_tail);
+        let server = name.to_owned();
+        tasks.spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        debug!(target: "toolbridge::server_stderr", server = %server, "{line}");
+                        tail.push(line);
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        warn!(server = %server, error = %error, "stopped reading the server's stderr");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    Ok((transport, group))
+}
+
+fn http_transport(
+    name: &str,
+    config: &HttpConfig,
+) -> Result<StreamableHttpClientTransport<reqwest::Client>, StartError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (key, value) in &config.headers {
+        let header = reqwest::header::HeaderName::from_bytes(key.as_bytes())
+            .map_err(|_| StartError(format!("server {name:?}: invalid header name {key:?}")))?;
+        let mut value = reqwest::header::HeaderValue::from_str(value.expose())
+            .map_err(|_| StartError(format!("server {name:?}: invalid value for header {key:?}")))?;
+        value.set_sensitive(true);
+        headers.insert(header, value);
+    }
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))?;
+    Ok(StreamableHttpClientTransport::with_client(
+        client,
+        StreamableHttpClientTransportConfig::with_uri(config.url.as_str()),
+    ))
+}

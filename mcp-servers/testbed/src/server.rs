@@ -1,0 +1,329 @@
+//! The testbed's tools and its fault injection.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeRequestParams,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
+    ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::Flags;
+use crate::generated;
+
+/// A 1×1 PNG.
+const TINY_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+#[derive(Deserialize, JsonSchema)]
+struct EchoParams {
+    /// The text to echo.
+    message: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct AddParams {
+    /// First number.
+    a: f64,
+    /// Second number.
+    b: f64,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct SleepParams {
+    /// Milliseconds to sleep.
+    ms: u64,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct FailParams {
+    /// The error message.
+    message: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct CrashParams {
+    /// The exit status.
+    exit_code: Option<i32>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct BigOutputParams {
+    /// How many bytes of text to return.
+    bytes: usize,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct StructuredParams {
+    /// The city.
+    city: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct ProgressParams {
+    /// How many progress notifications to send.
+    steps: u32,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct ListChangedParams {
+    /// The name of the tool to add.
+    name: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct EnvParams {
+    /// The environment variable.
+    name: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct NoParams {}
+
+fn schema<T: JsonSchema>() -> Arc<Map<String, Value>> {
+    match serde_json::to_value(schemars::schema_for!(T)) {
+        Ok(Value::Object(mut map)) => {
+            map.remove("$schema");
+            map.remove("title");
+            Arc::new(map)
+        }
+        _ => Arc::new(Map::new()),
+    }
+}
+
+fn builtin_tools() -> Vec<Tool> {
+    let structured_output = json!({
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "temperature_c": {"type": "number"}},
+        "required": ["city", "temperature_c"]
+    });
+    vec![
+        Tool::new("echo", "Returns `Echo: <message>`", schema::<EchoParams>()),
+        Tool::new("add", "Adds two numbers", schema::<AddParams>()),
+        Tool::new("sleep_ms", "Sleeps, then says so (honours cancellation)", schema::<SleepParams>()),
+        Tool::new("fail", "Returns an error result (isError)", schema::<FailParams>()),
+        Tool::new("crash", "Exits the server process mid-call", schema::<CrashParams>()),
+        Tool::new("hang", "Never answers, and ignores cancellation", schema::<NoParams>()),
+        Tool::new("big_output", "Returns that many bytes of text", schema::<BigOutputParams>()),
+        Tool::new("structured", "Returns structuredContent with an outputSchema", schema::<StructuredParams>())
+            .with_raw_output_schema(Arc::new(structured_output.as_object().cloned().unwrap_or_default())),
+        Tool::new("image", "Returns a tiny PNG image", schema::<NoParams>()),
+        Tool::new("progress", "Sends progress notifications", schema::<ProgressParams>()),
+        Tool::new("notify_list_changed", "Adds a tool and sends tools/list_changed", schema::<ListChangedParams>()),
+        Tool::new("spawn_grandchild", "Starts a long-sleeping child process and returns its pid", schema::<NoParams>()),
+        Tool::new("env", "Returns an environment variable", schema::<EnvParams>()),
+        Tool::new("pid", "Returns the server's process id", schema::<NoParams>()),
+    ]
+}
+
+struct State {
+    flags: Flags,
+    tools: Mutex<Arc<Vec<Tool>>>,
+    calls: AtomicUsize,
+    children: Mutex<Vec<std::process::Child>>,
+}
+
+/// The testbed server. Cheap to clone (one per HTTP session shares the state).
+#[derive(Clone)]
+pub(crate) struct Testbed {
+    state: Arc<State>,
+}
+
+fn params<T: DeserializeOwned>(arguments: Option<Map<String, Value>>) -> Result<T, McpError> {
+    serde_json::from_value(Value::Object(arguments.unwrap_or_default()))
+        .map_err(|e| McpError::invalid_params(format!("invalid arguments: {e}"), None))
+}
+
+fn text(text: impl Into<String>) -> CallToolResponse {
+    CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(text.into())]))
+}
+
+impl Testbed {
+    pub(crate) fn new(flags: Flags) -> Self {
+        let mut tools = builtin_tools();
+        for i in 0..flags.tools {
+            let schema = generated::schema(i).as_object().cloned().unwrap_or_default();
+            tools.push(Tool::new(format!("gen_{i}"), generated::description(i), Arc::new(schema)));
+        }
+        Self {
+            state: Arc::new(State {
+                flags,
+                tools: Mutex::new(Arc::new(tools)),
+                calls: AtomicUsize::new(0),
+                children: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    fn tools(&self) -> Arc<Vec<Tool>> {
+        Arc::clone(&self.state.tools.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    async fn dispatch(
+        &self,
+        name: &str,
+        arguments: Option<Map<String, Value>>,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        Ok(match name {
+            "echo" => {
+                let p: EchoParams = params(arguments)?;
+                let mut out = String::with_capacity(6 + p.message.len());
+                out.push_str("Echo: ");
+                out.push_str(&p.message);
+                text(out)
+            }
+            "add" => {
+                let p: AddParams = params(arguments)?;
+                let sum = p.a + p.b;
+                text(if sum.fract() == 0.0 && sum.abs() < 1e15 { format!("{}", sum as i64) } else { sum.to_string() })
+            }
+            "sleep_ms" => {
+                let p: SleepParams = params(arguments)?;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(p.ms)) => text(format!("slept {} ms", p.ms)),
+                    () = context.ct.cancelled() => return Err(McpError::internal_error("cancelled", None)),
+                }
+            }
+            "fail" => {
+                let p: FailParams = params(arguments)?;
+                let message = p.message.unwrap_or_else(|| "the tool failed on purpose".into());
+                CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(message)]))
+            }
+            "crash" => {
+                let p: CrashParams = params(arguments)?;
+                eprintln!("testbed: crashing on request");
+                std::process::exit(p.exit_code.unwrap_or(1));
+            }
+            "hang" => std::future::pending().await,
+            "big_output" => {
+                let p: BigOutputParams = params(arguments)?;
+                let line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!\n";
+                let mut out = line.repeat(p.bytes / line.len() + 1);
+                out.truncate(p.bytes);
+                text(out)
+            }
+            "structured" => {
+                let p: StructuredParams = params(arguments)?;
+                CallToolResponse::Complete(CallToolResult::structured(
+                    json!({"city": p.city.unwrap_or_else(|| "Lisbon".into()), "temperature_c": 21.5}),
+                ))
+            }
+            "image" => {
+                CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::image(TINY_PNG, "image/png")]))
+            }
+            "progress" => {
+                let p: ProgressParams = params(arguments)?;
+                if let Some(token) = context.meta.get_progress_token() {
+                    for step in 1..=p.steps {
+                        let notification = ProgressNotificationParam::new(token.clone(), f64::from(step))
+                            .with_total(f64::from(p.steps));
+                        let _ = context.peer.notify_progress(notification).await;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                text(format!("done {} steps", p.steps))
+            }
+            "notify_list_changed" => {
+                let p: ListChangedParams = params(arguments)?;
+                let name = p.name.unwrap_or_else(|| "dynamic_tool".into());
+                {
+                    let mut tools = self.state.tools.lock().unwrap_or_else(PoisonError::into_inner);
+                    if !tools.iter().any(|t| t.name == name) {
+                        let mut more = (**tools).clone();
+                        more.push(Tool::new(
+                            name.clone(),
+                            "Added at runtime; echoes its input as JSON",
+                            Arc::new(Map::new()),
+                        ));
+                        *tools = Arc::new(more);
+                    }
+                }
+                let _ = context.peer.notify_tool_list_changed().await;
+                text(format!("added {name}"))
+            }
+            "spawn_grandchild" => {
+                let child = std::process::Command::new("sleep")
+                    .arg("3600")
+                    .spawn()
+                    .map_err(|e| McpError::internal_error(format!("cannot spawn sleep: {e}"), None))?;
+                let pid = child.id();
+                self.state.children.lock().unwrap_or_else(PoisonError::into_inner).push(child);
+                text(pid.to_string())
+            }
+            "env" => {
+                let p: EnvParams = params(arguments)?;
+                match std::env::var(&p.name) {
+                    Ok(value) => text(value),
+                    Err(_) => CallToolResponse::Complete(CallToolResult::error(vec![ContentBlock::text(format!(
+                        "{} is not set",
+                        p.name
+                    ))])),
+                }
+            }
+            "pid" => text(std::process::id().to_string()),
+            other if other.starts_with("gen_") || self.tools().iter().any(|t| t.name == other) => {
+                text(Value::Object(arguments.unwrap_or_default()).to_string())
+            }
+            other => return Err(McpError::invalid_params(format!("unknown tool {other:?}"), None)),
+        })
+    }
+}
+
+impl ServerHandler for Testbed {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+            .with_server_info(Implementation::new(self.state.flags.name.clone(), env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        if self.state.flags.never_init {
+            std::future::pending::<()>().await;
+        }
+        if self.state.flags.init_delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.state.flags.init_delay_ms)).await;
+        }
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items((*self.tools()).clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let name: Cow<'static, str> = request.name;
+        let response = self.dispatch(&name, request.arguments, &context).await;
+        let answered = self.state.calls.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.state.flags.crash_after.is_some_and(|n| answered >= n) {
+            tokio::spawn(async {
+                // Let the response reach the client first.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                eprintln!("testbed: crashing after the configured number of calls");
+                std::process::exit(1);
+            });
+        }
+        response
+    }
+}
