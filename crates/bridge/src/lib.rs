@@ -9,18 +9,24 @@
 #![warn(missing_docs)]
 
 // -- modules (each helper adds its own `pub mod` lines below) --
+pub mod builder;
 pub mod call_log;
 pub mod catalogue;
 pub mod config;
 pub mod content;
+pub mod mcp_source;
 pub mod naming;
 pub mod policy;
 pub mod pool;
 pub mod schema;
+pub mod skill_source;
+pub mod skills;
 pub mod source;
 pub mod validation;
 
+pub use builder::{CatalogueBuilder, CatalogueError};
 pub use call_log::CallLog;
+pub use catalogue::{Catalogue, CatalogueOptions};
 pub use policy::{Policy, PolicyConfig, PolicyContext};
 pub use source::{CustomTools, ToolSource};
 pub use toolbridge_runtime::{ToolCallRecord, ToolErrorType, ToolSourceKind};
