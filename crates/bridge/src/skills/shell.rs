@@ -213,13 +213,11 @@ fn commands(line: &str) -> Result<Vec<String>, String> {
             }
             found.push(command.to_owned());
             if WRAPPERS.contains(&command) {
-                // Skip the wrapper's options (and timeout's duration), then check what it runs.
-                while words.peek().is_some_and(|w| w.starts_with('-') || is_assignment(w)) {
-                    words.next();
-                }
-                if command == "timeout"
-                    && words.peek().is_some_and(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
-                {
+                // Skip the wrapper's options, their numeric values (`nice -n 5`, `timeout 5`)
+                // and assignments (`env A=b`), then check what it runs.
+                while words.peek().is_some_and(|w| {
+                    w.starts_with('-') || is_assignment(w) || w.chars().next().is_some_and(|c| c.is_ascii_digit())
+                }) {
                     words.next();
                 }
                 continue;
