@@ -149,7 +149,7 @@ fn segments(line: &str) -> Result<Vec<Vec<String>>, String> {
             '`' => return unsafe_construct("command substitution"),
             '$' if matches!(chars.peek(), Some('(')) => return unsafe_construct("command substitution"),
             '<' | '>' if matches!(chars.peek(), Some('(')) => return unsafe_construct("process substitution"),
-            ';' | '&' | '|' | '\n' | '(' | ')' | '{' | '}' => {
+            ';' | '&' | '|' | '\n' | '(' | ')' => {
                 if in_word {
                     push_word(&mut segments, std::mem::take(&mut word));
                     in_word = false;
@@ -204,6 +204,13 @@ fn commands(line: &str) -> Result<Vec<String>, String> {
                 words.next();
             }
             let Some(word) = words.next() else { break };
+            // Reserved words that start a compound command: look at what follows.
+            if matches!(
+                word,
+                "{" | "}" | "!" | "if" | "then" | "else" | "elif" | "fi" | "do" | "done" | "while" | "until"
+            ) {
+                continue;
+            }
             if word.contains('$') {
                 return Err(format!("a variable in command position (`{word}`) cannot be checked; refused"));
             }
@@ -298,6 +305,8 @@ mod tests {
         assert_eq!(commands("timeout 5 rm x").unwrap(), ["timeout", "rm"]);
         assert_eq!(commands("ls\nrm x").unwrap(), ["ls", "rm"]);
         assert_eq!(commands("(rm x)").unwrap(), ["rm"]);
+        assert_eq!(commands("{ rm x; }").unwrap(), ["rm"]);
+        assert_eq!(commands("if true; then rm x; fi").unwrap(), ["true", "rm"]);
     }
 
     #[test]
