@@ -1,0 +1,196 @@
+//! `AgentLoopRuntime`: the bundled `agent_loop` runtime.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use toolbridge::CatalogueBuilder;
+use toolbridge::catalogue::{CatalogueOptions, DEFAULT_MAX_OUTPUT_BYTES};
+use toolbridge::policy::{Policy, PolicyContext};
+use toolbridge::pool::Pool;
+use toolbridge::schema::SchemaTarget;
+use toolbridge::source::ToolSource;
+use toolbridge_providers::{ProviderEnv, ProviderOptions, ToolSchemaDialect, provider_for_model};
+use toolbridge_runtime::{
+    ConfigValidator, ExecutionScope, ResultStream, Runtime, RuntimeCapabilities, RuntimeError, RuntimeExecutionContext,
+    RuntimeExecutionResult, RuntimeType, async_trait,
+};
+
+use crate::config::AgentLoopConfig;
+use crate::run::{Prepared, run};
+
+/// What the agent loop is built with. The pool is shared by every execution of the runtime
+/// (and may be shared with other runtimes): a second execution with the same servers reuses
+/// their connections.
+#[derive(Debug, Clone)]
+pub struct AgentLoopOptions {
+    /// The MCP connection pool.
+    pub pool: Pool,
+    /// Provider endpoints and keys (from the environment by default).
+    pub provider_env: ProviderEnv,
+    /// Provider timeouts and retries.
+    pub provider_options: ProviderOptions,
+    /// Custom tool sources offered to every execution, next to its skills and MCP servers.
+    pub custom_sources: Vec<Arc<dyn ToolSource>>,
+}
+
+impl AgentLoopOptions {
+    /// Options with the given pool, providers from the environment, default retries.
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            provider_env: ProviderEnv::from_env(),
+            provider_options: ProviderOptions::default(),
+            custom_sources: Vec::new(),
+        }
+    }
+}
+
+/// The bundled tool-calling agent loop (`agent_loop`, also what `default` resolves to).
+#[derive(Debug)]
+pub struct AgentLoopRuntime {
+    options: AgentLoopOptions,
+    defaults: AgentLoopConfig,
+    validator: ConfigValidator<AgentLoopConfig>,
+}
+
+impl AgentLoopRuntime {
+    /// A runtime with the given options and default `runtime_config`.
+    pub fn new(options: AgentLoopOptions, defaults: AgentLoopConfig) -> Self {
+        Self { options, defaults, validator: ConfigValidator::new() }
+    }
+
+    /// The pool this runtime uses.
+    pub fn pool(&self) -> &Pool {
+        &self.options.pool
+    }
+
+    async fn prepare(&self, ctx: &RuntimeExecutionContext) -> Result<Prepared, RuntimeError> {
+        let config = self.defaults.merged_with(&self.validator.parse(ctx.runtime_config.as_ref())?);
+        let model_id =
+            ctx.model_id.as_deref().ok_or_else(|| RuntimeError::InvalidContext("model_id is required".into()))?;
+        let (provider, model) =
+            provider_for_model(model_id, &self.options.provider_env, self.options.provider_options.clone())
+                .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+        let target = match provider.schema_dialect() {
+            ToolSchemaDialect::OpenAi if config.strict_tools == Some(true) => SchemaTarget::OpenAiStrict,
+            ToolSchemaDialect::OpenAi => SchemaTarget::OpenAi,
+            ToolSchemaDialect::Anthropic => SchemaTarget::Anthropic,
+            ToolSchemaDialect::Gemini => SchemaTarget::Gemini,
+        };
+        let servers = match &ctx.mcp_servers {
+            Some(servers) if !servers.is_empty() => {
+                toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), "mcp_servers")
+                    .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
+            }
+            _ => Vec::new(),
+        };
+        let skills = if ctx.skills.is_empty() {
+            Vec::new()
+        } else {
+            toolbridge::skills::parse_skills(&Value::Array(ctx.skills.clone()), "skills")
+                .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
+        };
+        let policy = match ctx.agent_config.as_ref().and_then(|c| c.get("policy")) {
+            Some(policy) => Policy::from_json(policy).map_err(|e| RuntimeError::InvalidContext(e.to_string()))?,
+            None => Policy::allow_all(),
+        };
+        let policy_context = PolicyContext {
+            user_id: ctx.user_id.clone(),
+            user_email: ctx.user_email.clone(),
+            user_roles: ctx.user_roles.clone(),
+            team_id: ctx.team_id.clone(),
+            team_name: ctx.team_name.clone(),
+            environment: ctx.environment.clone(),
+        };
+        let server_count = servers.len();
+        let catalogue = CatalogueBuilder::new(self.options.pool.clone())
+            .servers(servers)
+            .skills(skills)
+            .sources(self.options.custom_sources.iter().cloned())
+            .policy(policy, policy_context)
+            .options(CatalogueOptions {
+                max_output_bytes: config.tool_output_limit.unwrap_or(DEFAULT_MAX_OUTPUT_BYTES),
+                ..CatalogueOptions::default()
+            })
+            .build()
+            .await
+            .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+        let mut metadata = Map::new();
+        metadata.insert("tools_offered".into(), json!(catalogue.len()));
+        metadata.insert("mcp_servers".into(), json!(server_count));
+        if !catalogue.failures().is_empty() {
+            metadata.insert("unavailable_sources".into(), json!(catalogue.failures()));
+        }
+        Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata })
+    }
+
+    async fn prepare_cancellable(
+        &self,
+        ctx: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<Prepared, RuntimeError> {
+        tokio::select! {
+            biased;
+            () = scope.cancelled() => Err(RuntimeError::Cancelled),
+            prepared = self.prepare(ctx) => prepared,
+        }
+    }
+}
+
+#[async_trait]
+impl Runtime for AgentLoopRuntime {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::agent_loop()
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::all()
+    }
+
+    fn validate_config(&self, ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        match ctx.model_id.as_deref() {
+            None | Some("") => {
+                Err(RuntimeError::InvalidContext("model_id is required (e.g. openai:gpt-4o-mini)".into()))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    async fn execute_impl(
+        &self,
+        ctx: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        let prepared = self.prepare_cancellable(ctx, scope).await?;
+        run(&prepared, ctx, scope, None).await
+    }
+
+    fn stream_execute_impl(self: Arc<Self>, ctx: Arc<RuntimeExecutionContext>, scope: ExecutionScope) -> ResultStream {
+        Box::pin(async_stream::stream! {
+            let prepared = match self.prepare_cancellable(&ctx, &scope).await {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            };
+            let (sender, mut receiver) = mpsc::channel(64);
+            let execution = run(&prepared, &ctx, &scope, Some(sender));
+            tokio::pin!(execution);
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(partial) = receiver.recv() => yield Ok(partial),
+                    outcome = &mut execution => {
+                        while let Ok(partial) = receiver.try_recv() {
+                            yield Ok(partial);
+                        }
+                        yield outcome;
+                        break;
+                    }
+                }
+            }
+        })
+    }
+}

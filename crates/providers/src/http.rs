@@ -1,0 +1,95 @@
+//! Sending a request with retries: exponential backoff with jitter on 429, 5xx, connection
+//! errors and timeouts, honouring `Retry-After`; clear errors for 401/403/404.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::ProviderError;
+
+/// Retry settings.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (default 3).
+    pub max_retries: u32,
+    /// First delay (default 500 ms).
+    pub base_delay: Duration,
+    /// Longest delay, also the cap on `Retry-After` (default 30 s).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_retries: 3, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+    }
+}
+
+/// What identifies the endpoint in errors.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) provider: &'static str,
+    pub(crate) key_variable: &'static str,
+    pub(crate) url: String,
+    pub(crate) model: String,
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+}
+
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .or_else(|| v.get("message").and_then(Value::as_str))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| body.chars().take(500).collect())
+}
+
+/// Sends `build()` until it succeeds or the policy gives up; returns a 2xx response.
+pub(crate) async fn send(
+    endpoint: &Endpoint,
+    retry: &RetryPolicy,
+    timeout: Duration,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ProviderError> {
+    let mut attempt = 0u32;
+    loop {
+        let error = match build().timeout(timeout).send().await {
+            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let after = retry_after(response.headers());
+                let body = response.text().await.unwrap_or_default();
+                match status {
+                    401 | 403 => ProviderError::Auth {
+                        provider: endpoint.provider.into(),
+                        url: endpoint.url.clone(),
+                        variable: endpoint.key_variable.into(),
+                    },
+                    404 => ProviderError::ModelNotFound { model: endpoint.model.clone(), url: endpoint.url.clone() },
+                    429 => ProviderError::RateLimited { url: endpoint.url.clone(), retry_after: after },
+                    _ => ProviderError::Status { url: endpoint.url.clone(), status, message: error_message(&body) },
+                }
+            }
+            Err(error) if error.is_timeout() => ProviderError::Timeout { url: endpoint.url.clone(), after: timeout },
+            Err(error) => ProviderError::Connection { url: endpoint.url.clone(), message: error.to_string() },
+        };
+        if !error.is_retryable() || attempt >= retry.max_retries {
+            return Err(error);
+        }
+        let backoff = retry.base_delay.saturating_mul(1u32 << attempt.min(16)).min(retry.max_delay);
+        let jittered = backoff.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+        let delay = match &error {
+            ProviderError::RateLimited { retry_after: Some(after), .. } => (*after).min(retry.max_delay),
+            _ => jittered,
+        };
+        tracing::warn!(url = %endpoint.url, error = %error, delay_ms = delay.as_millis() as u64, attempt, "model call failed; retrying");
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
