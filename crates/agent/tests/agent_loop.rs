@@ -14,7 +14,7 @@ use toolbridge_runtime::{
 
 use common::*;
 
-fn transcript(turns: Value) -> (tempfile::TempDir, String) {
+fn transcript(turns: &Value) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.json");
     std::fs::write(&path, turns.to_string()).unwrap();
@@ -40,7 +40,7 @@ fn tool_turn(calls: &[(&str, Value)]) -> FakeTurn {
 #[tokio::test]
 async fn execute_success_without_tools() {
     let pool = pool();
-    let (_dir, model) = transcript(json!([{"content": "hello there"}]));
+    let (_dir, model) = transcript(&json!([{"content": "hello there"}]));
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let result = runtime.execute(&ctx("hi", &model)).await;
     assert!(result.success, "{result:?}");
@@ -55,7 +55,7 @@ async fn execute_success_without_tools() {
 #[tokio::test]
 async fn execute_with_mcp_tools_records_calls_in_order() {
     let pool = pool();
-    let (_dir, model) = transcript(json!([
+    let (_dir, model) = transcript(&json!([
         {"tool_calls": [
             {"name": "testbed__add", "arguments": {"a": 2, "b": 3}},
             {"name": "testbed__echo", "arguments": {"message": "hi"}},
@@ -209,7 +209,7 @@ async fn capabilities_and_config_validation() {
             && caps.custom_tools
     );
     assert_eq!(runtime.runtime_type().as_str(), "agent_loop");
-    let (_dir, model) = transcript(json!([{"content": "x"}]));
+    let (_dir, model) = transcript(&json!([{"content": "x"}]));
     for (config, field) in [
         (json!({"max_iterations": 0}), "max_iterations"),
         (json!({"temperature": "hot"}), "temperature"),
@@ -224,7 +224,7 @@ async fn capabilities_and_config_validation() {
 #[tokio::test]
 async fn unknown_tools_and_invalid_arguments_are_recovered_from() {
     let pool = pool();
-    let (_dir, model) = transcript(json!([
+    let (_dir, model) = transcript(&json!([
         {"tool_calls": [
             {"name": "testbed__nope", "arguments": {}},
             {"name": "testbed__add", "arguments": {"a": "two", "b": 3}},
@@ -252,7 +252,7 @@ async fn unknown_tools_and_invalid_arguments_are_recovered_from() {
 #[tokio::test]
 async fn max_iterations_ends_with_tool_use() {
     let pool = pool();
-    let (_dir, model) = transcript(json!([
+    let (_dir, model) = transcript(&json!([
         {"tool_calls": [{"name": "testbed__echo", "arguments": {"message": "1"}}]},
         {"tool_calls": [{"name": "testbed__echo", "arguments": {"message": "2"}}]},
         {"tool_calls": [{"name": "testbed__echo", "arguments": {"message": "3"}}]},
@@ -271,7 +271,7 @@ async fn max_iterations_ends_with_tool_use() {
 #[tokio::test]
 async fn cancellation_mid_tool_call() {
     let pool = pool();
-    let (_dir, model) = transcript(json!([
+    let (_dir, model) = transcript(&json!([
         {"tool_calls": [{"name": "testbed__sleep_ms", "arguments": {"ms": 30000}}]},
         {"content": "never"}
     ]));
@@ -323,7 +323,7 @@ async fn skills_and_policy_apply() {
     let pool = pool();
     let workspace = tempfile::tempdir().unwrap();
     std::fs::write(workspace.path().join("a.txt"), "alpha").unwrap();
-    let (_dir, model) = transcript(json!([
+    let (_dir, model) = transcript(&json!([
         {"tool_calls": [
             {"name": "files__read_file", "arguments": {"path": "a.txt"}},
             {"name": "testbed__echo", "arguments": {"message": "denied?"}}
