@@ -209,17 +209,17 @@ fn event_deltas(
             let delta = &event["delta"];
             match delta["type"].as_str() {
                 Some("text_delta") => {
-                    out.push(StreamDelta::Text(delta["text"].as_str().unwrap_or_default().to_owned()))
+                    out.push(StreamDelta::Text(delta["text"].as_str().unwrap_or_default().to_owned()));
                 }
                 Some("input_json_delta") => out.push(StreamDelta::ToolCallArguments {
                     index,
                     fragment: delta["partial_json"].as_str().unwrap_or_default().to_owned(),
                 }),
                 Some("thinking_delta") => {
-                    out.push(StreamDelta::ThinkingDelta(delta["thinking"].as_str().unwrap_or_default().to_owned()))
+                    out.push(StreamDelta::ThinkingDelta(delta["thinking"].as_str().unwrap_or_default().to_owned()));
                 }
                 Some("signature_delta") => {
-                    out.push(StreamDelta::ThinkingEnd { signature: delta["signature"].as_str().map(str::to_owned) })
+                    out.push(StreamDelta::ThinkingEnd { signature: delta["signature"].as_str().map(str::to_owned) });
                 }
                 _ => {}
             }

@@ -1,0 +1,223 @@
+//! Command-line arguments (clap derive). Parsing only: no behaviour here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// toolbridge: MCP servers and skills as one tool catalogue, and a tool-calling agent loop.
+#[derive(Debug, Parser)]
+#[command(name = "toolbridge", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// The agent/execution database [default: $XDG_DATA_HOME/toolbridge/toolbridge.db].
+    #[arg(long, global = true, env = "TOOLBRIDGE_DB", value_name = "PATH")]
+    pub(crate) db: Option<PathBuf>,
+    /// Print only results and errors.
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    /// More logging (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// When to use colours.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub(crate) color: ColorChoice,
+}
+
+/// When to use colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal only.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Where tools come from.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct ToolArgs {
+    /// MCP servers: a Claude (`mcpServers`), VS Code (`servers`) or plain `{name: server}` JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mcp_config: Option<PathBuf>,
+    /// Skills: a JSON file with `[{name, type, configuration, enabled}]`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) skills: Option<PathBuf>,
+    /// Tool policy: a JSON file with `{allow: [...], deny: [...]}`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List the tool catalogue.
+    Tools {
+        #[command(flatten)]
+        tools: ToolArgs,
+        /// Print a JSON array of {name, source, original_name, description, input_schema}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one tool and print its call record.
+    Call {
+        /// The tool's catalogue name (see `toolbridge tools`).
+        name: String,
+        /// The arguments, as a JSON object.
+        #[arg(long, default_value = "{}", value_name = "JSON")]
+        args: String,
+        #[command(flatten)]
+        tools: ToolArgs,
+        /// Time limit in seconds.
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<f64>,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one execution, streaming its output and tool calls.
+    Run(RunArgs),
+    /// Create, list, show and delete agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// List the available runtimes with their capabilities and config schemas.
+    Runtimes {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the whole catalogue as one MCP server.
+    Serve(ServeArgs),
+    /// Stored executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The prompt.
+    pub(crate) prompt: String,
+    /// Run a stored agent.
+    #[arg(long, conflicts_with = "config")]
+    pub(crate) agent: Option<String>,
+    /// Run the agent defined in this JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The model (`openai:…`, `anthropic:…`, `scripted:PATH`; a bare id means OpenAI-compatible).
+    #[arg(long, value_name = "ID")]
+    pub(crate) model: Option<String>,
+    /// The runtime (default: agent_loop).
+    #[arg(long, value_name = "TYPE")]
+    pub(crate) runtime: Option<String>,
+    /// runtime_config as JSON (merged over the agent's).
+    #[arg(long, value_name = "JSON")]
+    pub(crate) runtime_config: Option<String>,
+    /// System prompt.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) system_prompt: Option<String>,
+    #[command(flatten)]
+    pub(crate) tools: ToolArgs,
+    /// Print the RuntimeExecutionResult as JSON instead of streaming.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentCommand {
+    /// Create an agent (its runtime_config is validated by the runtime now).
+    Create {
+        /// The agent's name.
+        name: String,
+        /// The runtime.
+        #[arg(long, default_value = "agent_loop", value_name = "TYPE")]
+        runtime: String,
+        /// The model.
+        #[arg(long, value_name = "ID")]
+        model: String,
+        /// runtime_config as JSON.
+        #[arg(long, value_name = "JSON")]
+        runtime_config: Option<String>,
+        /// System prompt.
+        #[arg(long, value_name = "TEXT")]
+        system_prompt: Option<String>,
+        #[command(flatten)]
+        tools: ToolArgs,
+        /// Replace an existing agent of the same name.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List agents.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one agent.
+    Show {
+        /// The agent's name.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an agent.
+    Delete {
+        /// The agent's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) tools: ToolArgs,
+    /// Serve over stdin/stdout.
+    #[arg(long, conflicts_with = "http", required_unless_present = "http")]
+    pub(crate) stdio: bool,
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8808); the endpoint is /mcp.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on HTTP requests.
+    #[arg(long, env = "TOOLBRIDGE_SERVE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Also accept this Host/Origin (besides loopback names), e.g. for a reverse proxy.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub(crate) allow_hosts: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExecutionsCommand {
+    /// List stored executions, newest first.
+    List {
+        /// Only this agent's.
+        #[arg(long)]
+        agent: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one execution (an id or a unique prefix).
+    Show {
+        /// The execution id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

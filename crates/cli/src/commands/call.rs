@@ -1,0 +1,57 @@
+//! `toolbridge call`: one tool call, printed as its call record.
+
+use std::time::Duration;
+
+use toolbridge::call_log::CallLog;
+use toolbridge::catalogue::{CallOptions, RawArguments};
+
+use crate::args::ToolArgs;
+use crate::error::{CliError, CliResult};
+use crate::output::{Printer, print_json};
+use crate::setup::{ToolSetup, parse_json_arg, pool};
+
+pub(crate) async fn run(
+    name: &str,
+    args: &str,
+    tools: &ToolArgs,
+    timeout: Option<f64>,
+    json: bool,
+    printer: &Printer,
+) -> CliResult {
+    let arguments = parse_json_arg(args, "--args")?;
+    if !arguments.is_object() {
+        return Err(CliError::usage(format!("--args must be a JSON object, got {arguments}")));
+    }
+    let timeout = match timeout {
+        Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+        Some(secs) => return Err(CliError::usage(format!("--timeout must be a positive number of seconds, got {secs}"))),
+        None => None,
+    };
+    let setup = ToolSetup::load(tools)?;
+    let pool = pool();
+    let outcome = async {
+        let catalogue = setup.catalogue(&pool, printer).await?;
+        let log = CallLog::new();
+        let options = CallOptions { timeout, ..CallOptions::default() };
+        Ok::<_, CliError>(catalogue.call(&log, name, RawArguments::Value(&arguments), "cli", &options).await)
+    }
+    .await;
+    pool.shutdown().await;
+    let record = outcome?;
+    if json {
+        print_json(&record);
+    } else if record.success {
+        println!("{}", record.output);
+    }
+    if record.success {
+        Ok(())
+    } else {
+        let kind = record.error_type.map_or("tool_error", |t| t.as_str());
+        let message = record.error.clone().unwrap_or_else(|| record.output.clone());
+        let error = CliError::failure(format!("{kind}: {message}"));
+        Err(match record.error_type {
+            Some(toolbridge_runtime::ToolErrorType::UnknownTool) => error.hint("list the catalogue with `toolbridge tools`"),
+            _ => error,
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub(crate) mod agent;
+pub(crate) mod call;
+pub(crate) mod executions;
+pub(crate) mod run;
+pub(crate) mod runtimes;
+pub(crate) mod serve;
+pub(crate) mod tools;

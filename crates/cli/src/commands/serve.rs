@@ -1,0 +1,55 @@
+//! `toolbridge serve`: the whole catalogue as one MCP server.
+
+use std::sync::Arc;
+
+use toolbridge::serve::{HttpServeOptions, serve_http, serve_stdio};
+
+use crate::args::ServeArgs;
+use crate::error::{CliError, CliResult};
+use crate::output::Printer;
+use crate::setup::{ToolSetup, pool};
+
+pub(crate) async fn run(args: ServeArgs, printer: &Printer) -> CliResult {
+    let setup = ToolSetup::load(&args.tools)?;
+    let pool = pool();
+    let catalogue = match setup.catalogue(&pool, printer).await {
+        Ok(catalogue) => Arc::new(catalogue),
+        Err(error) => {
+            pool.shutdown().await;
+            return Err(error);
+        }
+    };
+    let outcome = if let Some(addr) = args.http {
+        if !addr.ip().is_loopback() && args.token.is_none() {
+            printer.status(&format!(
+                "{} serving on a non-loopback address without --token: anyone who can reach {addr} can call these tools",
+                printer.red("warning:")
+            ));
+        }
+        let options = HttpServeOptions { token: args.token.clone(), allowed_hosts: args.allow_hosts.clone() };
+        serve_http(catalogue, addr, options, shutdown_signal(), |bound| {
+            printer.status(&format!("serving {} tools on http://{bound}/mcp", "the catalogue's"));
+        })
+        .await
+        .map_err(CliError::failure)
+    } else {
+        serve_stdio(catalogue, shutdown_signal()).await.map_err(CliError::failure)
+    };
+    pool.shutdown().await;
+    outcome
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
