@@ -86,7 +86,7 @@ async fn execute_with_mcp_tools_records_calls_in_order() {
 async fn second_execution_reuses_the_pooled_server() {
     let pool = pool();
     let (_dir, model) = transcript(
-        json!([{"tool_calls": [{"name": "testbed__pid", "arguments": {}}]}, {"content": "{{last_tool_result}}"}]),
+        &json!([{"tool_calls": [{"name": "testbed__pid", "arguments": {}}]}, {"content": "{{last_tool_result}}"}]),
     );
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("pid", &model);
