@@ -1,1 +1,59 @@
-//! placeholder
+//! Persistence for toolbridge: agents, executions (with their tool-call logs and usage) in an
+//! embedded SQLite database (WAL mode, migrations, safe with several processes writing).
+//!
+//! [`Store`] implements the runtime's [`ControlPlane`](toolbridge_runtime::ControlPlane): give it
+//! to a runtime through `RuntimeDeps` and every execution is recorded, whatever its outcome.
+//! Execution records never hold secrets in clear (see [`redact`]); agent definitions are stored
+//! as written — keep secrets in `${VAR}` templates.
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod control_plane;
+mod migrations;
+pub mod redact;
+mod store;
+
+pub use store::{ExecutionFilter, ExecutionSummary, Store, StoredAgent, StoredExecution};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database file or its directory cannot be created.
+    #[error("cannot open the database at {path}: {message}")]
+    Open {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The database was written by a newer toolbridge.
+    #[error(
+        "the database has schema version {found}, newer than this toolbridge supports ({supported}); upgrade toolbridge"
+    )]
+    FutureSchema {
+        /// Its version.
+        found: usize,
+        /// Ours.
+        supported: usize,
+    },
+    /// An agent of that name exists.
+    #[error("an agent named {0:?} already exists")]
+    AgentExists(String),
+    /// An id prefix matches several executions.
+    #[error("execution id prefix {prefix:?} is ambiguous: {candidates}")]
+    Ambiguous {
+        /// The prefix.
+        prefix: String,
+        /// Some of the ids it matches.
+        candidates: String,
+    },
+    /// Stored JSON that does not parse.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// A blocking task failed.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}

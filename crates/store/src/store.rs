@@ -1,0 +1,374 @@
+//! The SQLite store.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::Value;
+use toolbridge_runtime::{AgentDefinition, RuntimeExecutionResult, ToolCallRecord, Usage};
+
+use crate::StoreError;
+use crate::migrations;
+
+/// A stored agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAgent {
+    /// Its definition.
+    pub definition: AgentDefinition,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which executions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only this agent's.
+    pub agent: Option<String>,
+    /// Only this status (`success`, `error`, `cancelled`).
+    pub status: Option<String>,
+    /// How many (default 20).
+    pub limit: Option<usize>,
+}
+
+/// One line of an execution listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionSummary {
+    /// The execution id.
+    pub id: String,
+    /// The agent.
+    pub agent_id: String,
+    /// The runtime.
+    pub runtime_type: String,
+    /// The model.
+    pub model: Option<String>,
+    /// `success`, `error` or `cancelled`.
+    pub status: String,
+    /// The finish reason.
+    pub finish_reason: Option<String>,
+    /// The prompt (cut to 2000 characters).
+    pub prompt: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// How long it took.
+    pub duration_ms: u64,
+    /// How many tool calls it made.
+    pub tool_calls: usize,
+    /// Tokens used.
+    pub total_tokens: u64,
+}
+
+/// A whole stored execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredExecution {
+    /// The summary.
+    pub summary: ExecutionSummary,
+    /// The execution context (secrets redacted).
+    pub context: Value,
+    /// The result (secrets redacted).
+    pub result: RuntimeExecutionResult,
+    /// The tool-call log, in call order.
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// The usage.
+    pub usage: Usage,
+}
+
+/// The store. Cheap to clone; clones share the connection.
+#[derive(Debug, Clone)]
+pub struct Store {
+    connection: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
+}
+
+impl Store {
+    /// Where the database lives by default: `$TOOLBRIDGE_DB`, else
+    /// `$XDG_DATA_HOME/toolbridge/toolbridge.db`, else `~/.local/share/toolbridge/toolbridge.db`.
+    pub fn default_path() -> PathBuf {
+        if let Some(path) = std::env::var_os("TOOLBRIDGE_DB").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        data.join("toolbridge").join("toolbridge.db")
+    }
+
+    /// Opens (creating if needed) the database at [`Store::default_path`].
+    pub fn open_default() -> Result<Self, StoreError> {
+        Self::open(&Self::default_path())
+    }
+
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
+        }
+        let connection = Connection::open(path)
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
+        Self::setup(connection, Some(path.to_owned()))
+    }
+
+    /// An in-memory database (for tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?, None)
+    }
+
+    fn setup(mut connection: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+        connection.busy_timeout(Duration::from_secs(10))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut connection)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), path })
+    }
+
+    /// The database file, if not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> usize {
+        migrations::CURRENT
+    }
+
+    /// Runs blocking SQLite work off the async runtime.
+    pub(crate) async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut connection)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Creates an agent; an existing name is an error.
+    pub async fn create_agent(&self, agent: &AgentDefinition) -> Result<(), StoreError> {
+        let definition = serde_json::to_string(agent).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let name = agent.name.clone();
+        self.with(move |c| {
+            let now = Utc::now().to_rfc3339();
+            match c.execute(
+                "INSERT INTO agents (name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                params![name, definition, now],
+            ) {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::AgentExists(name))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    /// Creates or replaces an agent.
+    pub async fn upsert_agent(&self, agent: &AgentDefinition) -> Result<(), StoreError> {
+        let definition = serde_json::to_string(agent).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let name = agent.name.clone();
+        self.with(move |c| {
+            let now = Utc::now().to_rfc3339();
+            c.execute(
+                "INSERT INTO agents (name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                params![name, definition, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn agent_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    }
+
+    fn to_agent((definition, created, updated): (String, String, String)) -> Result<StoredAgent, StoreError> {
+        Ok(StoredAgent {
+            definition: serde_json::from_str(&definition)
+                .map_err(|e| StoreError::Corrupt(format!("agent definition: {e}")))?,
+            created_at: parse_time(&created)?,
+            updated_at: parse_time(&updated)?,
+        })
+    }
+
+    /// One agent.
+    pub async fn get_agent(&self, name: &str) -> Result<Option<StoredAgent>, StoreError> {
+        let name = name.to_owned();
+        let row = self
+            .with(move |c| {
+                Ok(c.query_row(
+                    "SELECT definition, created_at, updated_at FROM agents WHERE name = ?1",
+                    params![name],
+                    Self::agent_row,
+                )
+                .optional()?)
+            })
+            .await?;
+        row.map(Self::to_agent).transpose()
+    }
+
+    /// Every agent, by name.
+    pub async fn list_agents(&self) -> Result<Vec<StoredAgent>, StoreError> {
+        let rows = self
+            .with(|c| {
+                let mut statement = c.prepare("SELECT definition, created_at, updated_at FROM agents ORDER BY name")?;
+                let rows = statement.query_map([], Self::agent_row)?.collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await?;
+        rows.into_iter().map(Self::to_agent).collect()
+    }
+
+    /// Deletes an agent; whether it existed.
+    pub async fn delete_agent(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.with(move |c| Ok(c.execute("DELETE FROM agents WHERE name = ?1", params![name])? > 0)).await
+    }
+
+    /// Executions, newest first.
+    pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>, StoreError> {
+        let filter = filter.clone();
+        self.with(move |c| {
+            let mut statement = c.prepare(&format!(
+                "{SUMMARY_SELECT} WHERE (?1 IS NULL OR e.agent_id = ?1) AND (?2 IS NULL OR e.status = ?2)
+                 ORDER BY e.started_at DESC LIMIT ?3"
+            ))?;
+            let limit = i64::try_from(filter.limit.unwrap_or(20)).unwrap_or(i64::MAX);
+            let rows = statement
+                .query_map(params![filter.agent, filter.status, limit], summary_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(to_summary).collect()
+        })
+        .await
+    }
+
+    /// One execution, by id or a unique id prefix.
+    pub async fn get_execution(&self, id: &str) -> Result<Option<StoredExecution>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let mut statement = c.prepare("SELECT id FROM executions WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' LIMIT 6")?;
+            let escaped = id.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let ids: Vec<String> = statement.query_map(params![id, format!("{escaped}%")], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let full = match ids.iter().find(|candidate| **candidate == id) {
+                Some(exact) => exact.clone(),
+                None => match ids.as_slice() {
+                    [] => return Ok(None),
+                    [one] => one.clone(),
+                    many => return Err(StoreError::Ambiguous { prefix: id, candidates: many.join(", ") }),
+                },
+            };
+            let (summary, context, result) = c.query_row(
+                &format!("{SUMMARY_SELECT} WHERE e.id = ?1"),
+                params![full],
+                |row| Ok((summary_row(row)?, row.get::<_, String>(11)?, row.get::<_, String>(12)?)),
+            )?;
+            let summary = to_summary(summary)?;
+            let context: Value = serde_json::from_str(&context).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let result: RuntimeExecutionResult = serde_json::from_str(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut statement = c.prepare(
+                "SELECT tool, tool_use_id, source, server, input, output, success, error, error_type, duration_ms, start_time, end_time, metadata
+                 FROM tool_calls WHERE execution_id = ?1 ORDER BY seq",
+            )?;
+            let tool_calls = statement
+                .query_map(params![full], |r| {
+                    Ok(serde_json::json!({
+                        "tool": r.get::<_, String>(0)?, "tool_use_id": r.get::<_, String>(1)?, "source": r.get::<_, String>(2)?,
+                        "server": r.get::<_, Option<String>>(3)?, "input": r.get::<_, String>(4)?, "output": r.get::<_, String>(5)?,
+                        "success": r.get::<_, bool>(6)?, "error": r.get::<_, Option<String>>(7)?, "error_type": r.get::<_, Option<String>>(8)?,
+                        "duration_ms": r.get::<_, i64>(9)?, "start_time": r.get::<_, String>(10)?, "end_time": r.get::<_, String>(11)?,
+                        "metadata": r.get::<_, String>(12)?,
+                    }))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .map(|mut v| {
+                    for key in ["input", "metadata"] {
+                        if let Some(Value::String(text)) = v.get(key) {
+                            v[key] = serde_json::from_str(text).unwrap_or(Value::Null);
+                        }
+                    }
+                    serde_json::from_value(v).map_err(|e| StoreError::Corrupt(format!("tool call: {e}")))
+                })
+                .collect::<Result<Vec<ToolCallRecord>, _>>()?;
+            let usage = c
+                .query_row(
+                    "SELECT input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra FROM usage WHERE execution_id = ?1",
+                    params![full],
+                    |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<String>>(4)?, r.get::<_, String>(5)?))
+                    },
+                )
+                .optional()?
+                .map(|(i, o, t, cache, provider, extra)| Usage {
+                    input_tokens: i.try_into().unwrap_or(0),
+                    output_tokens: o.try_into().unwrap_or(0),
+                    total_tokens: t.try_into().unwrap_or(0),
+                    cache_read_tokens: cache.try_into().unwrap_or(0),
+                    model_provider: provider,
+                    extra: serde_json::from_str(&extra).unwrap_or_default(),
+                })
+                .unwrap_or_default();
+            Ok(Some(StoredExecution { summary, context, result, tool_calls, usage }))
+        })
+        .await
+    }
+}
+
+const SUMMARY_SELECT: &str = "SELECT e.id, e.agent_id, e.runtime_type, e.model, e.status, e.finish_reason, e.prompt, e.started_at, e.duration_ms,
+        (SELECT COUNT(*) FROM tool_calls t WHERE t.execution_id = e.id),
+        COALESCE((SELECT u.total_tokens FROM usage u WHERE u.execution_id = e.id), 0),
+        e.context_summary, e.result
+ FROM executions e";
+
+type SummaryRow = (String, String, String, Option<String>, String, Option<String>, String, String, i64, i64, i64);
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+fn to_summary(row: SummaryRow) -> Result<ExecutionSummary, StoreError> {
+    let (id, agent_id, runtime_type, model, status, finish_reason, prompt, started, duration, calls, tokens) = row;
+    Ok(ExecutionSummary {
+        id,
+        agent_id,
+        runtime_type,
+        model,
+        status,
+        finish_reason,
+        prompt,
+        started_at: parse_time(&started)?,
+        duration_ms: duration.try_into().unwrap_or(0),
+        tool_calls: calls.try_into().unwrap_or(0),
+        total_tokens: tokens.try_into().unwrap_or(0),
+    })
+}

@@ -1,0 +1,196 @@
+//! The SQLite store with real database files, several processes and kill -9.
+
+use std::process::Command;
+
+use chrono::Utc;
+use serde_json::json;
+use toolbridge_runtime::{
+    AgentDefinition, ControlPlane, ExecutionRecord, FinishReason, RuntimeExecutionContext, RuntimeExecutionResult,
+    RuntimeType, ToolCallRecord, ToolErrorType, ToolSourceKind, Usage,
+};
+use toolbridge_store::{ExecutionFilter, Store, StoreError};
+
+fn record(tool: &str, ok: bool) -> ToolCallRecord {
+    let now = Utc::now();
+    ToolCallRecord {
+        tool: tool.into(),
+        tool_use_id: format!("id-{tool}"),
+        source: ToolSourceKind::Mcp,
+        server: Some("t".into()),
+        input: json!({"x": 1}),
+        output: format!("out {tool}"),
+        success: ok,
+        error: (!ok).then(|| "boom".into()),
+        error_type: (!ok).then_some(ToolErrorType::Timeout),
+        duration_ms: 3,
+        start_time: now,
+        end_time: now,
+        metadata: serde_json::Map::new(),
+    }
+}
+
+async fn store_execution(store: &Store, id: &str, result: &RuntimeExecutionResult) {
+    let mut context = RuntimeExecutionContext::with_id(id, "what is 2+3?").model("scripted:x");
+    context.agent_id = "demo".into();
+    context.mcp_servers = Some(json!({"t": {"command": "x", "env": {"TOKEN": "s3cret-value"}}, "h": {"url": "http://x", "headers": {"Authorization": "Bearer abc123xyz"}}}).as_object().unwrap().clone());
+    let runtime = RuntimeType::agent_loop();
+    let now = Utc::now();
+    store
+        .record_execution(ExecutionRecord {
+            runtime_type: &runtime,
+            context: &context,
+            result,
+            started_at: now,
+            finished_at: now,
+        })
+        .await
+        .unwrap();
+}
+
+fn result(success: bool, finish: FinishReason) -> RuntimeExecutionResult {
+    RuntimeExecutionResult {
+        response: "5".into(),
+        success,
+        finish_reason: Some(finish),
+        tool_execution_messages: Some(vec![record("a", true), record("b", false)]),
+        usage: Usage { model_provider: Some("scripted".into()), ..Usage::new(10, 2) },
+        ..RuntimeExecutionResult::default()
+    }
+}
+
+#[tokio::test]
+async fn agents_crud() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("nested/db.sqlite")).unwrap();
+    let agent = AgentDefinition::new("demo", "scripted:x");
+    store.create_agent(&agent).await.unwrap();
+    assert!(matches!(store.create_agent(&agent).await, Err(StoreError::AgentExists(name)) if name == "demo"));
+    assert_eq!(store.get_agent("demo").await.unwrap().unwrap().definition, agent);
+    let mut changed = agent.clone();
+    changed.system_prompt = Some("hi".into());
+    store.upsert_agent(&changed).await.unwrap();
+    assert_eq!(store.list_agents().await.unwrap()[0].definition.system_prompt.as_deref(), Some("hi"));
+    assert!(store.delete_agent("demo").await.unwrap());
+    assert!(!store.delete_agent("demo").await.unwrap());
+    assert!(store.get_agent("demo").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn executions_are_recorded_with_their_log_and_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let store = Store::open(&path).unwrap();
+    store_execution(&store, "aaaa-1111", &result(true, FinishReason::Stop)).await;
+    store_execution(&store, "aaaa-2222", &result(false, FinishReason::Error)).await;
+    store_execution(&store, "bbbb-3333", &result(false, FinishReason::Cancelled)).await;
+    let all = store.list_executions(&ExecutionFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let statuses: std::collections::BTreeSet<String> = all.iter().map(|e| e.status.clone()).collect();
+    assert_eq!(statuses, ["cancelled", "error", "success"].iter().map(|s| (*s).to_owned()).collect());
+    let cancelled = store
+        .list_executions(&ExecutionFilter { status: Some("cancelled".into()), ..ExecutionFilter::default() })
+        .await
+        .unwrap();
+    assert_eq!(cancelled[0].id, "bbbb-3333");
+    let full = store.get_execution("bbbb").await.unwrap().unwrap();
+    assert_eq!(full.summary.id, "bbbb-3333");
+    assert_eq!(full.tool_calls.len(), 2);
+    assert_eq!(full.tool_calls[1].error_type, Some(ToolErrorType::Timeout));
+    assert_eq!(full.usage.total_tokens, 12);
+    assert_eq!(full.summary.tool_calls, 2);
+    assert!(matches!(store.get_execution("aaaa").await, Err(StoreError::Ambiguous { .. })));
+    assert!(store.get_execution("zzzz").await.unwrap().is_none());
+    assert_eq!(
+        store.get_usage(&"aaaa-1111".into()).await.unwrap().unwrap().model_provider.as_deref(),
+        Some("scripted")
+    );
+    store.cache_agent_data("demo", json!({"k": 1})).await.unwrap();
+    assert_eq!(store.get_cached_data("demo").await.unwrap(), Some(json!({"k": 1})));
+    // Secrets never reach the file.
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    drop(conn);
+    let bytes = std::fs::read(&path).unwrap();
+    for secret in [&b"s3cret-value"[..], b"abc123xyz"] {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret), "a secret is in the database file");
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_future_schemas_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    Store::open(&path).unwrap();
+    Store::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    assert!(matches!(Store::open(&path), Err(StoreError::FutureSchema { found: 99, .. })));
+}
+
+/// When run as a child with TOOLBRIDGE_STORE_WRITER set: record executions into that file.
+#[tokio::test]
+async fn writer_child() {
+    let Ok(path) = std::env::var("TOOLBRIDGE_STORE_WRITER") else { return };
+    let prefix = std::env::var("TOOLBRIDGE_STORE_PREFIX").unwrap();
+    let count: usize = std::env::var("TOOLBRIDGE_STORE_COUNT").unwrap().parse().unwrap();
+    let store = Store::open(path.as_ref()).unwrap();
+    for i in 0..count {
+        store_execution(&store, &format!("{prefix}-{i}"), &result(true, FinishReason::Stop)).await;
+    }
+}
+
+fn writer(path: &std::path::Path, prefix: &str, count: usize) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["writer_child", "--exact", "--nocapture"])
+        .env("TOOLBRIDGE_STORE_WRITER", path)
+        .env("TOOLBRIDGE_STORE_PREFIX", prefix)
+        .env("TOOLBRIDGE_STORE_COUNT", count.to_string())
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+#[tokio::test]
+async fn several_processes_write_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    Store::open(&path).unwrap();
+    let children: Vec<_> = (0..4).map(|i| writer(&path, &format!("p{i}"), 50).spawn().unwrap()).collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let store = Store::open(&path).unwrap();
+    let all =
+        store.list_executions(&ExecutionFilter { limit: Some(1000), ..ExecutionFilter::default() }).await.unwrap();
+    assert_eq!(all.len(), 200);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[tokio::test]
+async fn kill_9_during_writes_leaves_a_consistent_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    Store::open(&path).unwrap();
+    let mut child = writer(&path, "k", 100_000).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = Store::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let half_written: i64 = conn
+        .query_row("SELECT COUNT(*) FROM executions e WHERE (SELECT COUNT(*) FROM tool_calls t WHERE t.execution_id = e.id) != 2", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(half_written, 0, "every stored execution has its whole tool log");
+    let written = store
+        .list_executions(&ExecutionFilter { limit: Some(1_000_000), ..ExecutionFilter::default() })
+        .await
+        .unwrap()
+        .len();
+    assert!(written > 0, "the writer wrote something before it was killed");
+}
