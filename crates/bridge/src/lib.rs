@@ -19,6 +19,8 @@ pub mod naming;
 pub mod policy;
 pub mod pool;
 pub mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod skill_source;
 pub mod skills;
 pub mod source;

@@ -80,14 +80,24 @@ impl Printer {
                 let _ = out.flush();
             }
             ExecutionEvent::ToolStart { tool_name, tool_args, .. } if !self.quiet => {
-                eprintln!("{} {} {}", self.dim("→"), self.bold(tool_name), self.dim(&short(&tool_args.to_string(), 80)));
+                eprintln!(
+                    "{} {} {}",
+                    self.dim("→"),
+                    self.bold(tool_name),
+                    self.dim(&short(&tool_args.to_string(), 80))
+                );
             }
             ExecutionEvent::ToolComplete { tool_name, status, duration_ms, error, output, .. } if !self.quiet => {
                 let (mark, detail) = match status {
                     ToolStatus::Success => (self.green("✓"), short(output.as_deref().unwrap_or_default(), 80)),
                     ToolStatus::Failed => (self.red("✗"), short(error.as_deref().unwrap_or_default(), 120)),
                 };
-                eprintln!("{mark} {} {} {}", self.bold(tool_name), self.dim(&format!("{duration_ms} ms")), self.dim(&detail));
+                eprintln!(
+                    "{mark} {} {} {}",
+                    self.bold(tool_name),
+                    self.dim(&format!("{duration_ms} ms")),
+                    self.dim(&detail)
+                );
             }
             ExecutionEvent::ThinkingStart if !self.quiet => eprintln!("{}", self.dim("(thinking…)")),
             _ => {}

@@ -29,7 +29,12 @@ pub(crate) fn read_json_file(path: &Path, what: &str) -> CliResult<Value> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| {
-        CliError::usage(format!("{what} {}: invalid JSON at line {}, column {}: {e}", path.display(), e.line(), e.column()))
+        CliError::usage(format!(
+            "{what} {}: invalid JSON at line {}, column {}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
     })
 }
 
@@ -83,7 +88,12 @@ impl ToolSetup {
         }
         let catalogue = catalogue?;
         for failure in catalogue.failures() {
-            printer.status(&format!("{} server {:?} unavailable: {}", printer.red("warning:"), failure.source, failure.error));
+            printer.status(&format!(
+                "{} server {:?} unavailable: {}",
+                printer.red("warning:"),
+                failure.source,
+                failure.error
+            ));
         }
         Ok(catalogue)
     }

@@ -12,7 +12,8 @@ pub(crate) async fn run(command: AgentCommand, db: Option<&std::path::Path>, pri
     let store = store(db)?;
     match command {
         AgentCommand::Create { name, runtime, model, runtime_config, system_prompt, tools, force } => {
-            let runtime_config = runtime_config.as_deref().map(|text| parse_json_arg(text, "--runtime-config")).transpose()?;
+            let runtime_config =
+                runtime_config.as_deref().map(|text| parse_json_arg(text, "--runtime-config")).transpose()?;
             let registry = registry(&pool())?;
             let runtime = RuntimeType::new(runtime);
             registry.validate_config(&runtime, runtime_config.as_ref()).map_err(|e| {

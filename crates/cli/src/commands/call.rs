@@ -24,7 +24,9 @@ pub(crate) async fn run(
     }
     let timeout = match timeout {
         Some(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
-        Some(secs) => return Err(CliError::usage(format!("--timeout must be a positive number of seconds, got {secs}"))),
+        Some(secs) => {
+            return Err(CliError::usage(format!("--timeout must be a positive number of seconds, got {secs}")));
+        }
         None => None,
     };
     let setup = ToolSetup::load(tools)?;
@@ -50,7 +52,9 @@ pub(crate) async fn run(
         let message = record.error.clone().unwrap_or_else(|| record.output.clone());
         let error = CliError::failure(format!("{kind}: {message}"));
         Err(match record.error_type {
-            Some(toolbridge_runtime::ToolErrorType::UnknownTool) => error.hint("list the catalogue with `toolbridge tools`"),
+            Some(toolbridge_runtime::ToolErrorType::UnknownTool) => {
+                error.hint("list the catalogue with `toolbridge tools`")
+            }
             _ => error,
         })
     }

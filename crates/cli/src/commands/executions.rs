@@ -35,17 +35,21 @@ pub(crate) async fn run(command: ExecutionsCommand, db: Option<&std::path::Path>
             }
         }
         ExecutionsCommand::Show { id, json } => {
-            let execution = store
-                .get_execution(&id)
-                .await?
-                .ok_or_else(|| CliError::usage(format!("no execution {id:?}")).hint("list them with `toolbridge executions list`"))?;
+            let execution = store.get_execution(&id).await?.ok_or_else(|| {
+                CliError::usage(format!("no execution {id:?}")).hint("list them with `toolbridge executions list`")
+            })?;
             if json {
                 print_json(&execution);
                 return Ok(());
             }
             let s = &execution.summary;
             println!("{} {}", printer.bold("execution"), s.id);
-            println!("agent: {}  runtime: {}  model: {}", s.agent_id, s.runtime_type, s.model.as_deref().unwrap_or("-"));
+            println!(
+                "agent: {}  runtime: {}  model: {}",
+                s.agent_id,
+                s.runtime_type,
+                s.model.as_deref().unwrap_or("-")
+            );
             println!("status: {}  finish_reason: {}", s.status, s.finish_reason.as_deref().unwrap_or("-"));
             println!("started: {}  duration: {} ms", s.started_at, s.duration_ms);
             let u = &execution.usage;

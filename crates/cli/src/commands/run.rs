@@ -72,13 +72,13 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     let execution_id = context.execution_id.clone();
 
     // Start the servers now, with a spinner, so the execution finds them warm.
-    if let Some(servers) = &agent.mcp_servers {
-        if let Ok(servers) = toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), &agent.name) {
-            let spinner = printer.spinner(format!("starting {} MCP server(s)…", servers.len()));
-            let _ = pool.connect_all(&servers).await;
-            if let Some(spinner) = spinner {
-                spinner.finish_and_clear();
-            }
+    if let Some(servers) = &agent.mcp_servers
+        && let Ok(servers) = toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), &agent.name)
+    {
+        let spinner = printer.spinner(format!("starting {} MCP server(s)…", servers.len()));
+        let _ = pool.connect_all(&servers).await;
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
         }
     }
 
@@ -159,4 +159,3 @@ async fn wait_for_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
-

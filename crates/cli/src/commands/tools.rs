@@ -37,7 +37,11 @@ pub(crate) async fn run(args: &ToolArgs, json: bool, printer: &Printer) -> CliRe
         "{} tools from {} sources{}",
         catalogue.len(),
         catalogue.sources().len(),
-        if catalogue.failures().is_empty() { String::new() } else { format!(", {} unavailable", catalogue.failures().len()) }
+        if catalogue.failures().is_empty() {
+            String::new()
+        } else {
+            format!(", {} unavailable", catalogue.failures().len())
+        }
     )));
     Ok(())
 }

@@ -1,0 +1,139 @@
+//! The whole catalogue re-exported as one MCP server, over stdio or streamable HTTP.
+//!
+//! Tools are listed under their catalogue names (policy-denied ones left out) and calls go
+//! through [`Catalogue::call`] — through the pool for MCP tools, policy applied, arguments
+//! validated, output capped, each call recorded in a bounded log. Over HTTP the server binds
+//! where it is told (loopback by default in the CLI), validates `Host` and `Origin` against
+//! loopback names plus [`HttpServeOptions::allowed_hosts`] (DNS-rebinding protection), and
+//! requires `Authorization: Bearer TOKEN` when a token is set.
+
+mod handler;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rmcp::ServiceExt;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalogue::Catalogue;
+pub use handler::CatalogueServer;
+
+/// HTTP serving options.
+#[derive(Debug, Clone, Default)]
+pub struct HttpServeOptions {
+    /// Require `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Accept these `Host`/`Origin` names besides loopback ones (e.g. behind a proxy).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// A serving failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {message}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        message: String,
+    },
+    /// The MCP session failed.
+    #[error("MCP server error: {0}")]
+    Protocol(String),
+    /// An I/O failure.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves over stdin/stdout until the client disconnects or `shutdown` completes.
+pub async fn serve_stdio(catalogue: Arc<Catalogue>, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let service = CatalogueServer::new(catalogue)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| ServeError::Protocol(e.to_string()))?;
+    let cancel = service.cancellation_token();
+    tokio::select! {
+        outcome = service.waiting() => outcome.map(|_| ()).map_err(|e| ServeError::Protocol(e.to_string())),
+        () = shutdown => {
+            cancel.cancel();
+            Ok(())
+        }
+    }
+}
+
+const LOOPBACK: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
+
+/// Serves streamable HTTP at `http://ADDR/mcp` until `shutdown` completes; `on_bound` is told
+/// the bound address (useful with port 0).
+pub async fn serve_http(
+    catalogue: Arc<Catalogue>,
+    addr: SocketAddr,
+    options: HttpServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { addr, message: e.to_string() })?;
+    let bound = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let hosts: Vec<String> =
+        LOOPBACK.iter().map(|h| (*h).to_owned()).chain(options.allowed_hosts.iter().cloned()).collect();
+    let origins: Vec<String> =
+        hosts.iter().flat_map(|h| ["http", "https"].map(|scheme| format!("{scheme}://{h}:*"))).collect();
+    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts).with_allowed_origins(origins);
+    config.cancellation_token = stop.child_token();
+    let server = CatalogueServer::new(catalogue);
+    let service = StreamableHttpService::new(move || Ok(server.clone()), LocalSessionManager::default().into(), config);
+    let token = options.token.map(Arc::<str>::from);
+    let router = axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let token = token.clone();
+            async move { authorize(token.as_deref(), request, next).await }
+        },
+    ));
+    on_bound(bound);
+    let stopper = stop.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopper.cancel();
+        })
+        .await?;
+    Ok(())
+}
+
+async fn authorize(token: Option<&str>, request: Request, next: Next) -> Response {
+    if let Some(expected) = token {
+        let given = request
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                "missing or wrong bearer token",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
