@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
+    FormElicitationCapability, Implementation, ProtocolVersion,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
@@ -57,6 +60,8 @@ impl StderrTail {
 #[derive(Debug, Clone)]
 pub(crate) struct Handler {
     pub(crate) tools_stale: Arc<AtomicBool>,
+    /// Answer form elicitations by accepting the schema's defaults (no human in the loop).
+    pub(crate) accept_elicitation_defaults: bool,
 }
 
 impl ClientHandler for Handler {
@@ -65,7 +70,39 @@ impl ClientHandler for Handler {
     }
 
     fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(ClientCapabilities::default(), Implementation::new("toolbridge", env!("CARGO_PKG_VERSION")))
+        let mut capabilities = ClientCapabilities::default();
+        if self.accept_elicitation_defaults {
+            let mut elicitation = ElicitationCapability::new();
+            elicitation.form = Some(FormElicitationCapability::new());
+            capabilities.elicitation = Some(elicitation);
+        }
+        // We speak the initialize handshake, so we propose the newest version that has one.
+        ClientConfig::new(capabilities, Implementation::new("toolbridge", env!("CARGO_PKG_VERSION")))
+            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        match request {
+            ElicitRequestParams::FormElicitationParams { requested_schema, .. } if self.accept_elicitation_defaults => {
+                let schema = serde_json::to_value(&requested_schema).unwrap_or_default();
+                let content: serde_json::Map<String, serde_json::Value> = schema
+                    .get("properties")
+                    .and_then(serde_json::Value::as_object)
+                    .map(|properties| {
+                        properties
+                            .iter()
+                            .filter_map(|(name, property)| property.get("default").map(|d| (name.clone(), d.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::Value::Object(content)))
+            }
+            _ => Ok(ElicitResult::new(ElicitationAction::Decline)),
+        }
     }
 }
 
@@ -140,9 +177,13 @@ impl Connection {
     }
 
     /// Starts a server and completes the initialize handshake within its `startup_timeout`.
-    pub(crate) async fn start(server: &ServerConfig, tasks: &TaskTracker) -> Result<Self, StartError> {
+    pub(crate) async fn start(
+        server: &ServerConfig,
+        tasks: &TaskTracker,
+        accept_elicitation_defaults: bool,
+    ) -> Result<Self, StartError> {
         let tools_stale = Arc::new(AtomicBool::new(false));
-        let handler = Handler { tools_stale: Arc::clone(&tools_stale) };
+        let handler = Handler { tools_stale: Arc::clone(&tools_stale), accept_elicitation_defaults };
         let stderr = Arc::new(StderrTail::default());
         let limit = server.startup_timeout;
         let name = &server.name;

@@ -46,6 +46,9 @@ pub struct PoolOptions {
     pub close_grace: Duration,
     /// How long a server that timed out gets to answer a ping before it is killed. Default 2 s.
     pub ping_grace: Duration,
+    /// Answer servers' form elicitations by accepting the schema's defaults. Default false:
+    /// elicitations are declined (no human is in the loop of a tool bridge).
+    pub accept_elicitation_defaults: bool,
 }
 
 impl Default for PoolOptions {
@@ -57,6 +60,7 @@ impl Default for PoolOptions {
             backoff_max: Duration::from_secs(5),
             close_grace: Duration::from_secs(1),
             ping_grace: Duration::from_secs(2),
+            accept_elicitation_defaults: false,
         }
     }
 }
@@ -416,7 +420,10 @@ impl ServerHandle {
                 tokio::time::sleep(backoff(&inner.options, attempt)).await;
             }
             let span = info_span!("mcp_start", server = %slot.config.name, attempt);
-            match Connection::start(&slot.config, &inner.tasks).instrument(span).await {
+            match Connection::start(&slot.config, &inner.tasks, inner.options.accept_elicitation_defaults)
+                .instrument(span)
+                .await
+            {
                 Ok(connection) => {
                     let connection = Arc::new(connection);
                     inner.counters.starts.fetch_add(1, Ordering::Relaxed);
