@@ -100,7 +100,7 @@ pub(crate) async fn run(
             name: tool.name,
             description: tool.description,
             parameters: tool.parameters,
-            strict: prepared.target == SchemaTarget::OpenAiStrict,
+            strict: tool.strict,
         })
         .collect();
     let (system_prompt, messages) =

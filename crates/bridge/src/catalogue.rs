@@ -21,7 +21,7 @@ use crate::call_log::{CallLog, CallOutcome, CallStart};
 use crate::content::truncate_output;
 use crate::naming::NameMap;
 use crate::policy::{Decision, Policy, PolicyContext};
-use crate::schema::{SchemaTarget, normalize, strip_strict_nulls};
+use crate::schema::{SchemaError, SchemaTarget, normalize, strip_strict_nulls};
 use crate::source::{CallContext, JsonObject, ToolCallError, ToolSource};
 use crate::validation::ArgumentValidator;
 
@@ -80,6 +80,9 @@ pub struct ProviderTool {
     pub description: String,
     /// Its parameters, normalised for the provider.
     pub parameters: Value,
+    /// Whether the parameters are in OpenAI strict form (a schema strict mode cannot express
+    /// falls back to the plain OpenAI form, with `strict: false`).
+    pub strict: bool,
 }
 
 /// Per-call settings.
@@ -233,11 +236,19 @@ impl Catalogue {
         self.tools()
             .filter_map(|tool| {
                 let schema = Value::Object((*tool.input_schema).clone());
-                match normalize(&schema, target) {
-                    Ok(parameters) => Some(ProviderTool {
+                let normalized = match normalize(&schema, target) {
+                    Err(SchemaError::NotStrictCompatible(reason)) if target == SchemaTarget::OpenAiStrict => {
+                        debug!(tool = %tool.name, %reason, "not expressible in strict mode; offered without strict");
+                        normalize(&schema, SchemaTarget::OpenAi).map(|p| (p, false))
+                    }
+                    other => other.map(|p| (p, target == SchemaTarget::OpenAiStrict)),
+                };
+                match normalized {
+                    Ok((parameters, strict)) => Some(ProviderTool {
                         name: tool.name.clone(),
                         description: tool.description.clone(),
                         parameters,
+                        strict,
                     }),
                     Err(error) => {
                         warn!(tool = %tool.name, error = %error, "tool left out: its schema cannot be normalised");
@@ -261,7 +272,7 @@ impl Catalogue {
                         "name": tool.name,
                         "description": tool.description,
                         "parameters": tool.parameters,
-                        "strict": strict,
+                        "strict": tool.strict,
                     }
                 })
             })

@@ -67,6 +67,11 @@ async fn merged_named_and_degraded() {
         assert_eq!(cat.provider_tools(target).len(), cat.len(), "{target:?}");
     }
     assert!(cat.openai_tools(false).iter().all(|t| t["type"] == "function"));
+    let strict = cat.openai_tools(true);
+    assert_eq!(strict.len(), cat.len(), "strict mode offers every tool (falling back when needed)");
+    let echo = strict.iter().find(|t| t["function"]["name"] == "testbed__echo").unwrap();
+    assert_eq!(echo["function"]["strict"], true);
+    assert_eq!(echo["function"]["parameters"]["additionalProperties"], false);
     pool.shutdown().await;
 }
 

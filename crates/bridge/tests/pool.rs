@@ -23,6 +23,21 @@ async fn pid_of(handle: &toolbridge::pool::ServerHandle) -> i32 {
     text(&result).parse().expect("a pid")
 }
 
+/// How many requests the testbed saw cancelled, once it reaches `expected` (the notification
+/// is asynchronous) or after a few seconds.
+async fn cancelled_on_server(handle: &toolbridge::pool::ServerHandle, expected: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let stats = handle.call_tool("stats", None, CallOptions::default()).await.unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&text(&stats)).unwrap();
+        let cancelled = stats["cancelled"].as_u64().unwrap();
+        if cancelled >= expected || Instant::now() > deadline {
+            return cancelled;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn concurrent_calls_share_one_connection() {
     let pool = Pool::default();
@@ -125,6 +140,12 @@ async fn cancellation_stops_the_wait() {
         text(&handle.call_tool("echo", args(json!({"message": "ok"})), CallOptions::default()).await.unwrap()),
         "Echo: ok"
     );
+    assert_eq!(cancelled_on_server(&handle, 1).await, 1, "the server was sent notifications/cancelled");
+    // A timeout cancels on the server too.
+    let options = CallOptions { timeout: Some(Duration::from_millis(200)), cancel: None };
+    let error = handle.call_tool("sleep_ms", args(json!({"ms": 20000})), options).await.unwrap_err();
+    assert!(matches!(error, CallError::Timeout { .. }), "{error}");
+    assert_eq!(cancelled_on_server(&handle, 2).await, 2);
     pool.shutdown().await;
 }
 

@@ -15,7 +15,8 @@ fn root() -> PathBuf {
 fn ensure_testbed() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        if !root().join("target/debug/testbed-mcp").exists() {
+        // Always ask cargo: a no-op when fresh, a rebuild when the testbed changed.
+        {
             let status = Command::new(env!("CARGO"))
                 .args(["build", "-q", "-p", "testbed-mcp"])
                 .current_dir(root())

@@ -122,6 +122,11 @@ fn builtin_tools() -> Vec<Tool> {
         Tool::new("spawn_grandchild", "Starts a long-sleeping child process and returns its pid", schema::<NoParams>()),
         Tool::new("env", "Returns an environment variable", schema::<EnvParams>()),
         Tool::new("pid", "Returns the server's process id", schema::<NoParams>()),
+        Tool::new(
+            "stats",
+            "Returns {calls, cancelled}: calls answered and requests cancelled by the client",
+            schema::<NoParams>(),
+        ),
     ]
 }
 
@@ -129,6 +134,7 @@ struct State {
     flags: Flags,
     tools: Mutex<Arc<Vec<Tool>>>,
     calls: AtomicUsize,
+    cancelled: AtomicUsize,
     children: Mutex<Vec<std::process::Child>>,
 }
 
@@ -159,6 +165,7 @@ impl Testbed {
                 flags,
                 tools: Mutex::new(Arc::new(tools)),
                 calls: AtomicUsize::new(0),
+                cancelled: AtomicUsize::new(0),
                 children: Mutex::new(Vec::new()),
             }),
         }
@@ -191,7 +198,10 @@ impl Testbed {
                 let p: SleepParams = params(arguments)?;
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(p.ms)) => text(format!("slept {} ms", p.ms)),
-                    () = context.ct.cancelled() => return Err(McpError::internal_error("cancelled", None)),
+                    () = context.ct.cancelled() => {
+                        self.state.cancelled.fetch_add(1, Ordering::AcqRel);
+                        return Err(McpError::internal_error("cancelled", None));
+                    }
                 }
             }
             "fail" => {
@@ -271,6 +281,13 @@ impl Testbed {
                 }
             }
             "pid" => text(std::process::id().to_string()),
+            "stats" => text(
+                json!({
+                    "calls": self.state.calls.load(Ordering::Acquire),
+                    "cancelled": self.state.cancelled.load(Ordering::Acquire),
+                })
+                .to_string(),
+            ),
             other if other.starts_with("gen_") || self.tools().iter().any(|t| t.name == other) => {
                 text(Value::Object(arguments.unwrap_or_default()).to_string())
             }

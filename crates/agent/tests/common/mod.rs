@@ -26,7 +26,8 @@ pub(crate) fn testbed() -> PathBuf {
             let root = workspace();
             let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
             let binary = target.join("debug/testbed-mcp");
-            if !binary.exists() {
+            // Always ask cargo: a no-op when fresh, a rebuild when the testbed changed.
+            {
                 let status = Command::new(env!("CARGO"))
                     .args(["build", "-q", "-p", "testbed-mcp"])
                     .current_dir(&root)

@@ -358,25 +358,61 @@ fn gemini(node: &mut Map<String, Value>) {
 }
 
 /// Removes the `null`s OpenAI strict mode makes the model send for properties that were
-/// optional in the original schema (so the server sees them absent, as it expects).
+/// optional in the original schema (so the server sees them absent, as it expects). Local
+/// `$ref`s of the original are followed.
 pub fn strip_strict_nulls(arguments: &mut Value, original: &Value) {
-    let (Value::Object(args), Some(properties)) = (arguments, original.get("properties").and_then(Value::as_object))
-    else {
+    strip_nulls(arguments, original, original, 0);
+}
+
+fn resolve_ref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => reference.strip_prefix('#').and_then(|pointer| root.pointer(pointer)).unwrap_or(schema),
+        None => schema,
+    }
+}
+
+fn strip_nulls(arguments: &mut Value, schema: &Value, root: &Value, depth: usize) {
+    let schema = resolve_ref(schema, root);
+    if depth > MAX_REF_DEPTH * 4 {
         return;
-    };
-    let required: Vec<&str> = original
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    args.retain(|name, value| {
-        let allows_null = properties.get(name).is_some_and(accepts_null);
-        !(value.is_null() && !required.contains(&name.as_str()) && !allows_null)
-    });
-    for (name, value) in args.iter_mut() {
-        if let Some(schema) = properties.get(name) {
-            strip_strict_nulls(value, schema);
+    }
+    match arguments {
+        Value::Object(args) => {
+            // Properties and requirements, including those of `allOf` parts.
+            let parts = std::iter::once(schema).chain(
+                schema.get("allOf").and_then(Value::as_array).into_iter().flatten().map(|part| resolve_ref(part, root)),
+            );
+            let mut properties = Map::new();
+            let mut required: Vec<&str> = Vec::new();
+            for part in parts {
+                if let Some(props) = part.get("properties").and_then(Value::as_object) {
+                    properties.extend(props.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                required.extend(
+                    part.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str),
+                );
+            }
+            if properties.is_empty() {
+                return;
+            }
+            args.retain(|name, value| {
+                let allows_null = properties.get(name).is_some_and(|p| accepts_null(resolve_ref(p, root)));
+                !(value.is_null() && !required.contains(&name.as_str()) && !allows_null)
+            });
+            for (name, value) in args.iter_mut() {
+                if let Some(property) = properties.get(name) {
+                    strip_nulls(value, property, root, depth + 1);
+                }
+            }
         }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for item in items {
+                    strip_nulls(item, item_schema, root, depth + 1);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
