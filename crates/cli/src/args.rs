@@ -99,6 +99,9 @@ pub(crate) enum Command {
     /// Stored executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
+    /// Benchmark modes of ../shared/peers-bench, through the real bridge.
+    #[command(subcommand, hide = true)]
+    Bench(BenchCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -219,5 +222,31 @@ pub(crate) enum ExecutionsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Warm-up, then `seq` and `conc32` JSON lines.
+    Run {
+        /// Sequential calls.
+        #[arg(default_value_t = 2000)]
+        n: usize,
+        /// Calls at 32 in flight.
+        #[arg(default_value_t = 1000)]
+        conc_n: usize,
+        /// The server command (default: server-everything from the peers-bench directory).
+        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        server: Vec<String>,
+    },
+    /// Connect K servers, list tools, print READY, exit.
+    Ready {
+        /// How many servers.
+        k: usize,
+        /// `seq` or `concurrent`.
+        mode: String,
+        /// The server command (default: server-everything from the peers-bench directory).
+        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        server: Vec<String>,
     },
 }

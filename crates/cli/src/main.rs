@@ -72,6 +72,7 @@ async fn dispatch(cli: Cli, printer: &Printer) -> CliResult {
         Command::Runtimes { json } => commands::runtimes::run(json, printer),
         Command::Serve(args) => commands::serve::run(args, printer).await,
         Command::Executions(command) => commands::executions::run(command, db, printer).await,
+        Command::Bench(command) => commands::bench::bench(command).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "toolbridge", &mut std::io::stdout());
             Ok(())

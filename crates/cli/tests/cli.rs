@@ -384,3 +384,23 @@ fn completions_and_help() {
     assert_eq!(code, 2);
     assert!(err.contains("unrecognized subcommand"), "{err}");
 }
+
+#[test]
+fn bench_modes_print_well_formed_lines() {
+    let env = Env::new();
+    let testbed = root().join("target/debug/testbed-mcp");
+    let (code, out, err) = env.run(&["bench", "run", "20", "10", "--server", testbed.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0]["scenario"].as_str(), lines[1]["scenario"].as_str()), (Some("seq"), Some("conc32")));
+    for line in &lines {
+        assert_eq!(line["client"], "toolbridge");
+        for key in ["n", "p50_us", "p99_us", "calls_per_s", "wall_s"] {
+            assert!(line[key].is_number(), "{key} in {line}");
+        }
+    }
+    let (code, out, err) = env.run(&["bench", "ready", "2", "concurrent", "--server", testbed.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "READY");
+}

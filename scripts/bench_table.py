@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Writes BENCHMARKS.md (to stdout) from a peers-bench results file that includes toolbridge."""
+import json
+import os
+import sys
+
+GOALS = [
+    ("seq", "p50_us", "warm call p50 ≤ 1.15× the raw floor", lambda tb, floor, peers: tb["p50_us"] / floor["p50_us"], 1.15, "le"),
+    ("seq", "calls_per_s", "seq throughput ≥ 0.9× the floor", lambda tb, floor, peers: tb["calls_per_s"] / floor["calls_per_s"], 0.9, "ge"),
+    ("conc32", "calls_per_s", "conc32 ≥ the TS SDK", lambda tb, floor, peers: tb["calls_per_s"] / peers["typescript-sdk"]["calls_per_s"], 1.0, "ge"),
+    ("coldstart-1", "p50_us", "cold start (1) ≤ 1.1× the floor", lambda tb, floor, peers: tb["p50_us"] / floor["p50_us"], 1.1, "le"),
+    ("coldstart-8-concurrent", "p50_us", "cold start (8 concurrent) ≤ 1.1× the floor", lambda tb, floor, peers: tb["p50_us"] / floor["p50_us"], 1.1, "le"),
+]
+
+
+def main():
+    rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+    env = open(sys.argv[2]).read().strip() if len(sys.argv) > 2 else ""
+    by = {}
+    for row in rows:
+        by.setdefault(row["scenario"], {})[row["client"]] = row
+    out = ["# Benchmarks", "", "Produced by `bash scripts/bench-peers.sh`: every client against "
+           "`@modelcontextprotocol/server-everything` `echo` over stdio, in one run on one machine "
+           "(`../shared/peers-bench`). toolbridge goes through its whole path: config → pool → "
+           "catalogue → argument validation → call → call log.", "", "## Machine", "", "```", env, "```", ""]
+    for scenario in ["seq", "conc32", "coldstart-1", "coldstart-8-seq", "coldstart-8-concurrent", "seq-session", "seq-default"]:
+        if scenario not in by:
+            continue
+        clients = by[scenario]
+        floor = clients.get("baseline-raw-jsonrpc")
+        peers = {c: r for c, r in clients.items() if c not in ("toolbridge", "baseline-raw-jsonrpc")}
+        best = None
+        if peers:
+            key = "calls_per_s" if scenario in ("seq", "conc32") else "p50_us"
+            best = (max if key == "calls_per_s" else min)(peers.values(), key=lambda r: r[key] or 0)
+        out += [f"## {scenario}", "", "| client | p50 µs | p99 µs | calls/s | vs floor (p50) | vs best peer (p50) |", "|---|---:|---:|---:|---:|---:|"]
+        for client, row in sorted(clients.items(), key=lambda kv: kv[1]["p50_us"]):
+            vs_floor = f"{row['p50_us'] / floor['p50_us']:.2f}×" if floor else "–"
+            vs_best = f"{row['p50_us'] / best['p50_us']:.2f}×" if best else "–"
+            name = f"**{client}**" if client == "toolbridge" else client
+            out.append(f"| {name} | {row['p50_us']:.1f} | {row['p99_us']:.1f} | {row['calls_per_s'] or '–'} | {vs_floor} | {vs_best} |")
+        out.append("")
+    out += ["## Goals", "", "| goal | measured | met |", "|---|---:|:---:|"]
+    for scenario, _, label, ratio, target, sense in GOALS:
+        clients = by.get(scenario, {})
+        tb, floor = clients.get("toolbridge"), clients.get("baseline-raw-jsonrpc")
+        peers = {c: r for c, r in by.get(scenario, {}).items()}
+        try:
+            value = ratio(tb, floor, peers)
+            met = value <= target if sense == "le" else value >= target
+            out.append(f"| {label} | {value:.2f}× | {'yes' if met else 'no'} |")
+        except (KeyError, TypeError, ZeroDivisionError):
+            out.append(f"| {label} | not measured | – |")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-notes.md")
+    if os.path.exists(notes):
+        out += ["", open(notes).read().rstrip()]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
