@@ -7,6 +7,7 @@
 //!   normalisation, argument validation, result conversion.
 //! - `skills`: built-in tools (file system, shell, python, file generation, sleep).
 #![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
 
 // -- modules (each helper adds its own `pub mod` lines below) --
 pub mod builder;
