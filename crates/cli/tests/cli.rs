@@ -15,10 +15,11 @@ fn root() -> PathBuf {
 fn ensure_testbed() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // Always ask cargo: a no-op when fresh, a rebuild when the testbed changed.
+        // Always ask cargo (with the workspace's feature set, as the test script builds it): a
+        // no-op when fresh, a rebuild when the testbed changed.
         {
             let status = Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "testbed-mcp"])
+                .args(["build", "-q", "--workspace", "--bins"])
                 .current_dir(root())
                 .status()
                 .unwrap();

@@ -22,14 +22,15 @@ pub(crate) fn testbed() -> String {
             let root = workspace();
             let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
             let binary = target.join("debug/testbed-mcp");
-            // Always ask cargo: a no-op when fresh, a rebuild when the testbed changed.
+            // Always ask cargo (with the workspace's feature set, as the test script builds it): a
+            // no-op when fresh, a rebuild when the testbed changed.
             {
                 let status = Command::new(env!("CARGO"))
-                    .args(["build", "-q", "-p", "testbed-mcp"])
+                    .args(["build", "-q", "--workspace", "--bins"])
                     .current_dir(&root)
                     .status()
                     .expect("cargo build testbed-mcp");
-                assert!(status.success(), "building testbed-mcp failed");
+                assert!(status.success(), "building the workspace binaries failed");
             }
             binary
         })
