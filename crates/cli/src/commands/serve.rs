@@ -27,8 +27,9 @@ pub(crate) async fn run(args: ServeArgs, printer: &Printer) -> CliResult {
             ));
         }
         let options = HttpServeOptions { token: args.token.clone(), allowed_hosts: args.allow_hosts.clone() };
+        let tools = catalogue.len();
         serve_http(catalogue, addr, options, shutdown_signal(), |bound| {
-            printer.status(&format!("serving {} tools on http://{bound}/mcp", "the catalogue's"));
+            printer.status(&format!("serving {tools} tools on http://{bound}/mcp"));
         })
         .await
         .map_err(CliError::failure)
