@@ -350,3 +350,34 @@ async fn skills_and_policy_apply() {
     assert_eq!(result.metadata["tools_offered"].as_u64().map(|n| n > 0), Some(true));
     pool.shutdown().await;
 }
+
+#[tokio::test]
+async fn cancellation_mid_model_call() {
+    let pool = pool();
+    let server = FakeModelServer::start(FakeConfig {
+        mode: FakeMode::Sequence(vec![FakeStep::Delay {
+            ms: 20_000,
+            then: Box::new(FakeStep::Turn(turn("too late"))),
+        }]),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let (runtime, control_plane) = agent_runtime(&pool, &server.openai_base_url());
+    let context = ctx("slow model", "openai:test-model");
+    let id = context.execution_id.clone();
+    let task = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.execute(&context).await }
+    });
+    while server.request_count() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    assert!(runtime.cancel(&id).await);
+    let result = task.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "cancelled in {:?}", started.elapsed());
+    assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
+    assert_eq!(control_plane.records().len(), 1);
+    server.shutdown().await;
+}
