@@ -1,0 +1,112 @@
+//! Fault cases of RELIABILITY.md against real testbed processes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use toolbridge::catalogue::{CallOptions, CatalogueOptions, RawArguments};
+use toolbridge::pool::{CallOptions as PoolCallOptions, Pool};
+use toolbridge::{CallLog, CatalogueBuilder, ToolErrorType};
+
+use common::*;
+
+#[tokio::test]
+async fn garbage_on_stdout_before_serving() {
+    let pool = Pool::default();
+    let outcome = pool.connect(&testbed_server("g", &["--garbage-stdout"])).await;
+    match outcome {
+        // Either the client skips the garbage and works…
+        Ok(handle) => {
+            let result = handle
+                .call_tool("echo", json!({"message": "x"}).as_object().cloned(), PoolCallOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(text(&result), "Echo: x");
+        }
+        // …or it fails to start with a clear error; it must not hang.
+        Err(error) => assert!(error.to_string().contains("\"g\""), "{error}"),
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn stderr_flood_is_drained_and_bounded() {
+    let pool = Pool::default();
+    let started = Instant::now();
+    let handle = pool.connect(&testbed_server("noisy", &["--stderr-lines", "200000"])).await.unwrap();
+    let result = handle
+        .call_tool("echo", json!({"message": "still here"}).as_object().cloned(), PoolCallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "Echo: still here");
+    assert!(started.elapsed() < Duration::from_secs(20), "a full stderr pipe must not block the server");
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_10_mb_output_is_capped_for_the_model() {
+    let pool = Pool::default();
+    let catalogue = CatalogueBuilder::new(pool.clone())
+        .servers([testbed_server("big", &[])])
+        .options(CatalogueOptions::default())
+        .build()
+        .await
+        .unwrap();
+    let log = CallLog::new();
+    // 10 MB: rmcp drops stdio lines over 16 MB (see RELIABILITY.md); above that the call times out.
+    let args = json!({"bytes": 10_000_000});
+    let record =
+        catalogue.call(&log, "big__big_output", RawArguments::Value(&args), "b", &CallOptions::default()).await;
+    assert!(record.success, "{:?}", record.error);
+    assert_eq!(record.error_type, Some(ToolErrorType::OutputTruncated));
+    assert!(record.output.len() < 101_000, "{} bytes reached the model", record.output.len());
+    assert_eq!(record.metadata["original_bytes"], 10_000_000);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_changed_storm() {
+    let pool = Pool::default();
+    let handle = pool.connect(&testbed_server("storm", &[])).await.unwrap();
+    for i in 0..50 {
+        let name = format!("dyn_{i}");
+        handle
+            .call_tool("notify_list_changed", json!({"name": name}).as_object().cloned(), PoolCallOptions::default())
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let tools = handle.list_tools().await.unwrap();
+        if tools.iter().filter(|t| t.name.starts_with("dyn_")).count() == 50 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the tool list did not settle");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_ignoring_cancellation_does_not_block_the_caller() {
+    let pool = Pool::default();
+    let handle = pool.connect(&testbed_server("stubborn", &[])).await.unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let error =
+        handle.call_tool("hang", None, PoolCallOptions { timeout: None, cancel: Some(cancel) }).await.unwrap_err();
+    assert_eq!(error.kind(), "cancelled");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let result = handle
+        .call_tool("echo", json!({"message": "ok"}).as_object().cloned(), PoolCallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "Echo: ok");
+    pool.shutdown().await;
+}
