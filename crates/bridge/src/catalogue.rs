@@ -22,7 +22,7 @@ use crate::content::truncate_output;
 use crate::naming::NameMap;
 use crate::policy::{Decision, Policy, PolicyContext};
 use crate::schema::{SchemaError, SchemaTarget, normalize, strip_strict_nulls};
-use crate::source::{CallContext, JsonObject, ToolCallError, ToolSource};
+use crate::source::{CallContext, JsonObject, ToolSource};
 use crate::validation::ArgumentValidator;
 
 /// The default cap on the text a tool call gives back to the model: 100 000 bytes.
@@ -456,13 +456,5 @@ fn first_chars(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
-    }
-}
-
-impl ToolCallError {
-    /// Whether the error means the tool's server is gone (the call may succeed after a
-    /// restart).
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
     }
 }
