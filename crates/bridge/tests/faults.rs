@@ -54,7 +54,7 @@ async fn a_10_mb_output_is_capped_for_the_model() {
         .await
         .unwrap();
     let log = CallLog::new();
-    // 10 MB: rmcp drops stdio lines over 16 MB (see RELIABILITY.md); above that the call times out.
+    // 10 MB: under the 16 MiB message limit (see `a_100_mb_output_fails_fast_and_the_server_comes_back`).
     let args = json!({"bytes": 10_000_000});
     let record =
         catalogue.call(&log, "big__big_output", RawArguments::Value(&args), "b", &CallOptions::default()).await;
@@ -62,6 +62,31 @@ async fn a_10_mb_output_is_capped_for_the_model() {
     assert_eq!(record.error_type, Some(ToolErrorType::OutputTruncated));
     assert!(record.output.len() < 101_000, "{} bytes reached the model", record.output.len());
     assert_eq!(record.metadata["original_bytes"], 10_000_000);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_100_mb_output_fails_fast_and_the_server_comes_back() {
+    let pool = Pool::default();
+    let catalogue = CatalogueBuilder::new(pool.clone()).servers([testbed_server("huge", &[])]).build().await.unwrap();
+    let log = CallLog::new();
+    let started = Instant::now();
+    let args = json!({"bytes": 100_000_000});
+    let record =
+        catalogue.call(&log, "huge__big_output", RawArguments::Value(&args), "h", &CallOptions::default()).await;
+    let elapsed = started.elapsed();
+    assert!(!record.success);
+    assert_eq!(record.error_type, Some(ToolErrorType::ServerUnavailable));
+    let error = record.error.clone().unwrap_or_default();
+    assert!(error.contains("larger than 16777216 bytes") && error.contains("max_message_bytes"), "{error}");
+    // Fails as soon as the limit is crossed, not at the 60 s call timeout.
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    // The connection was replaced: the next call works on a fresh server.
+    let args = json!({"message": "back"});
+    let record = catalogue.call(&log, "huge__echo", RawArguments::Value(&args), "e", &CallOptions::default()).await;
+    assert!(record.success, "{:?}", record.error);
+    assert_eq!(record.output, "Echo: back");
+    assert_eq!(pool.stats().restarts, 1);
     pool.shutdown().await;
 }
 

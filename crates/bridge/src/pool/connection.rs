@@ -3,25 +3,23 @@
 //! tail, and killing the whole process group when the connection goes.
 
 use std::collections::VecDeque;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use process_wrap::tokio::{CommandWrap, KillOnDrop, ProcessGroup};
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
     FormElicitationCapability, Implementation, ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
 
-use crate::config::{HttpConfig, ServerConfig, StdioConfig, TransportConfig};
+use super::PoolOptions;
+use super::stdio::{self, LossReason};
+use crate::config::{HttpConfig, ServerConfig, TransportConfig};
 
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
@@ -35,7 +33,7 @@ pub(crate) struct StderrTail {
 }
 
 impl StderrTail {
-    fn push(&self, line: String) {
+    pub(crate) fn push(&self, line: String) {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         lines.push_back(line);
         while lines.len() > STDERR_TAIL_LINES || lines.iter().map(String::len).sum::<usize>() > STDERR_TAIL_BYTES {
@@ -113,6 +111,10 @@ pub(crate) struct ProcessGroupGuard {
 }
 
 impl ProcessGroupGuard {
+    pub(crate) fn new(pgid: i32) -> Self {
+        Self { pgid }
+    }
+
     /// Kills every process of the group (the server and anything it spawned).
     pub(crate) fn kill(&self) {
         use nix::sys::signal::{Signal, killpg};
@@ -141,6 +143,8 @@ pub(crate) struct Connection {
     pub(crate) group: Option<ProcessGroupGuard>,
     pub(crate) stderr: Arc<StderrTail>,
     pub(crate) tools_stale: Arc<AtomicBool>,
+    /// Set when we ended the connection ourselves (e.g. an oversized message).
+    reason: LossReason,
     dead: AtomicBool,
 }
 
@@ -153,6 +157,15 @@ impl Connection {
     /// Whether the connection can still carry requests.
     pub(crate) fn is_alive(&self) -> bool {
         !self.dead.load(Ordering::Acquire) && !self.peer.is_transport_closed()
+    }
+
+    /// Why the connection was lost, for error messages: our own reason if we ended it, then
+    /// the server's last stderr lines.
+    pub(crate) fn loss_details(&self) -> String {
+        match self.reason.get() {
+            Some(reason) => format!(": {reason}{}", self.stderr.suffix()),
+            None => self.stderr.suffix(),
+        }
     }
 
     /// Marks the connection dead and kills its process group.
@@ -180,23 +193,30 @@ impl Connection {
     pub(crate) async fn start(
         server: &ServerConfig,
         tasks: &TaskTracker,
-        accept_elicitation_defaults: bool,
+        options: &PoolOptions,
     ) -> Result<Self, StartError> {
         let tools_stale = Arc::new(AtomicBool::new(false));
-        let handler = Handler { tools_stale: Arc::clone(&tools_stale), accept_elicitation_defaults };
+        let handler = Handler {
+            tools_stale: Arc::clone(&tools_stale),
+            accept_elicitation_defaults: options.accept_elicitation_defaults,
+        };
         let stderr = Arc::new(StderrTail::default());
+        let reason = LossReason::default();
         let limit = server.startup_timeout;
         let name = &server.name;
         match &server.transport {
             TransportConfig::Stdio(stdio) => {
-                let (transport, group) = spawn(name, stdio, &stderr, tasks)?;
+                let (transport, group) = stdio::spawn(name, stdio, options.max_message_bytes, &stderr, &reason, tasks)?;
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, Some(group), stderr, tools_stale)),
+                    Ok(Ok(service)) => Ok(Self::new(service, Some(group), stderr, tools_stale, reason)),
                     Ok(Err(error)) => {
                         group.kill();
                         // Give the stderr reader a moment to collect the last words.
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        Err(StartError(format!("server {name:?} failed during initialize: {error}{}", stderr.suffix())))
+                        Err(StartError(format!(
+                            "server {name:?} failed during initialize: {error}{}",
+                            reason.get().map(|r| format!(": {r}")).unwrap_or_default() + &stderr.suffix()
+                        )))
                     }
                     Err(_) => {
                         group.kill();
@@ -210,7 +230,7 @@ impl Connection {
             TransportConfig::Http(http) => {
                 let transport = http_transport(name, http)?;
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale)),
+                    Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale, reason)),
                     Ok(Err(error)) => {
                         Err(StartError(format!("server {name:?} at {}: initialize failed: {error}", http.url)))
                     }
@@ -228,6 +248,7 @@ impl Connection {
         group: Option<ProcessGroupGuard>,
         stderr: Arc<StderrTail>,
         tools_stale: Arc<AtomicBool>,
+        reason: LossReason,
     ) -> Self {
         let peer = service.peer().clone();
         Self {
@@ -236,61 +257,10 @@ impl Connection {
             group,
             stderr,
             tools_stale,
+            reason,
             dead: AtomicBool::new(false),
         }
     }
-}
-
-fn spawn(
-    name: &str,
-    config: &StdioConfig,
-    stderr_tail: &Arc<StderrTail>,
-    tasks: &TaskTracker,
-) -> Result<(TokioChildProcess, ProcessGroupGuard), StartError> {
-    let mut command = tokio::process::Command::new(&config.command);
-    command.args(&config.args);
-    for (key, value) in &config.env {
-        command.env(key, value.expose());
-    }
-    if let Some(cwd) = &config.cwd {
-        command.current_dir(cwd);
-    }
-    let mut wrapped = CommandWrap::from(command);
-    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
-    let (transport, stderr) = TokioChildProcess::builder(wrapped).stderr(Stdio::piped()).spawn().map_err(|e| {
-        StartError(match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("server {name:?}: command {:?} not found (check `command` and PATH)", config.command)
-            }
-            std::io::ErrorKind::PermissionDenied => {
-                format!("server {name:?}: command {:?} is not executable", config.command)
-            }
-            _ => format!("server {name:?}: cannot start {:?}: {e}", config.command),
-        })
-    })?;
-    let pid = transport.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
-    let group = ProcessGroupGuard { pgid: pid };
-    if let Some(stderr) = stderr {
-        let tail = Arc::clone(stderr_tail);
-        let server = name.to_owned();
-        tasks.spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            loop {
-                match lines.next_line().await {
-                    Ok(Some(line)) => {
-                        debug!(target: "toolbridge::server_stderr", server = %server, "{line}");
-                        tail.push(line);
-                    }
-                    Ok(None) => break,
-                    Err(error) => {
-                        warn!(server = %server, error = %error, "stopped reading the server's stderr");
-                        break;
-                    }
-                }
-            }
-        });
-    }
-    Ok((transport, group))
 }
 
 fn http_transport(

@@ -14,6 +14,7 @@
 //!   [`Pool::shutdown`] closes everything and kills every process group.
 
 mod connection;
+mod stdio;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -30,6 +31,9 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::{PoolKey, ServerConfig, TransportConfig};
 use connection::Connection;
+
+/// Default [`PoolOptions::max_message_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Pool settings.
 #[derive(Debug, Clone)]
@@ -49,6 +53,10 @@ pub struct PoolOptions {
     /// Answer servers' form elicitations by accepting the schema's defaults. Default false:
     /// elicitations are declined (no human is in the loop of a tool bridge).
     pub accept_elicitation_defaults: bool,
+    /// The largest message a stdio server may send (one JSON-RPC line). A bigger one ends the
+    /// connection at once with a clear error (the server is restarted on next use) instead of
+    /// being buffered. Default 16 MiB, as rmcp's streamable HTTP client allows per event.
+    pub max_message_bytes: usize,
 }
 
 impl Default for PoolOptions {
@@ -61,6 +69,7 @@ impl Default for PoolOptions {
             close_grace: Duration::from_secs(1),
             ping_grace: Duration::from_secs(2),
             accept_elicitation_defaults: false,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -420,10 +429,7 @@ impl ServerHandle {
                 tokio::time::sleep(backoff(&inner.options, attempt)).await;
             }
             let span = info_span!("mcp_start", server = %slot.config.name, attempt);
-            match Connection::start(&slot.config, &inner.tasks, inner.options.accept_elicitation_defaults)
-                .instrument(span)
-                .await
-            {
+            match Connection::start(&slot.config, &inner.tasks, &inner.options).instrument(span).await {
                 Ok(connection) => {
                     let connection = Arc::new(connection);
                     inner.counters.starts.fetch_add(1, Ordering::Relaxed);
@@ -470,7 +476,7 @@ impl ServerHandle {
             ServiceError::McpError(error) => {
                 PoolError::Protocol { server: self.name().to_owned(), message: error.message.to_string() }
             }
-            other => PoolError::Unavailable(format!("server {:?}: {other}{}", self.name(), connection.stderr.suffix())),
+            other => PoolError::Unavailable(format!("server {:?}: {other}{}", self.name(), connection.loss_details())),
         })?;
         let tools = Arc::new(tools);
         *self.slot.tools.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&tools));
@@ -538,7 +544,7 @@ impl ServerHandle {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Err(CallError::ServerUnavailable {
                     server: server(),
-                    reason: format!("the connection was lost during the call ({error}){}", connection.stderr.suffix()),
+                    reason: format!("the connection was lost during the call ({error}){}", connection.loss_details()),
                 })
             }
             None => {

@@ -1,0 +1,225 @@
+//! The stdio transport: the server as a process-group leader (process-wrap), its stdout read
+//! as newline-delimited JSON-RPC with a bound on one message, its stderr drained into a tail.
+//!
+//! rmcp's own child-process transport silently drops a line longer than its limit and keeps
+//! the connection open, so the request that line answered waits until its timeout. Here a
+//! message over [`PoolOptions::max_message_bytes`](super::PoolOptions::max_message_bytes)
+//! ends the connection at once with a reason the caller sees; the next call restarts the
+//! server. Memory stays bounded either way: nothing past the limit is buffered.
+
+use std::io;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap, KillOnDrop, ProcessGroup};
+use rmcp::RoleClient;
+use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
+use rmcp::transport::Transport;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
+use tokio::process::{ChildStdin, ChildStdout};
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::connection::{ProcessGroupGuard, StartError, StderrTail};
+use crate::config::StdioConfig;
+
+/// How long a server gets to exit after its stdin is closed, before it is killed.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Why a connection ended, when we ended it (read by the error paths).
+pub(crate) type LossReason = Arc<OnceLock<String>>;
+
+/// A child's stdout that fails with `InvalidData` once one line grows past `limit` bytes, so
+/// an oversized message closes the transport instead of being dropped and waited on.
+#[derive(Debug)]
+struct LineLimit<R> {
+    inner: R,
+    limit: usize,
+    /// Bytes of the current (unterminated) line seen so far.
+    line: usize,
+    reason: LossReason,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for LineLimit<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let fresh = &buf.filled()[before..];
+                let mut start = 0;
+                let mut longest = this.line;
+                for newline in memchr::memchr_iter(b'\n', fresh) {
+                    longest = longest.max(this.line.saturating_add(newline - start));
+                    this.line = 0;
+                    start = newline + 1;
+                }
+                this.line = this.line.saturating_add(fresh.len() - start);
+                if longest.max(this.line) > this.limit {
+                    let message = format!(
+                        "the server sent a message larger than {} bytes (the limit for one stdio message, \
+                         `max_message_bytes`)",
+                        this.limit
+                    );
+                    let _ = this.reason.set(message.clone());
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, message)));
+                }
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+/// rmcp's newline-delimited JSON-RPC over a child's pipes, owning the child: dropping the
+/// transport (the service loop ended) kills it.
+pub(crate) struct StdioTransport {
+    rw: AsyncRwTransport<RoleClient, LineLimit<ChildStdout>, ChildStdin>,
+    child: Option<Box<dyn ChildWrapper>>,
+}
+
+impl std::fmt::Debug for StdioTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdioTransport").field("pid", &self.child.as_ref().and_then(|c| c.id())).finish()
+    }
+}
+
+impl Drop for StdioTransport {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // kill() also reaps, so no zombie is left; the group guard takes the rest.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = Box::into_pin(child.kill()).await;
+                });
+            } else {
+                let _ = child.start_kill();
+            }
+        }
+    }
+}
+
+impl Transport<RoleClient> for StdioTransport {
+    type Error = io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
+        self.rw.send(item)
+    }
+
+    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
+        self.rw.receive()
+    }
+
+    /// Closes stdin (a well-behaved server exits on EOF), waits a moment, then kills the
+    /// child; the pool kills the rest of its process group.
+    async fn close(&mut self) -> Result<(), io::Error> {
+        let closed = self.rw.close().await;
+        if let Some(mut child) = self.child.take()
+            && tokio::time::timeout(CLOSE_WAIT, child.wait()).await.is_err()
+        {
+            let _ = Box::into_pin(child.kill()).await;
+        }
+        closed
+    }
+}
+
+/// Spawns a stdio server as the leader of a new process group, with its stderr drained into
+/// `stderr_tail` (and `debug` logs) by a task of `tasks`.
+pub(crate) fn spawn(
+    name: &str,
+    config: &StdioConfig,
+    max_message_bytes: usize,
+    stderr_tail: &Arc<StderrTail>,
+    reason: &LossReason,
+    tasks: &TaskTracker,
+) -> Result<(StdioTransport, ProcessGroupGuard), StartError> {
+    let mut command = tokio::process::Command::new(&config.command);
+    command.args(&config.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (key, value) in &config.env {
+        command.env(key, value.expose());
+    }
+    if let Some(cwd) = &config.cwd {
+        command.current_dir(cwd);
+    }
+    let mut wrapped = CommandWrap::from(command);
+    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
+    let mut child = wrapped.spawn().map_err(|e| {
+        StartError(match e.kind() {
+            io::ErrorKind::NotFound => {
+                format!("server {name:?}: command {:?} not found (check `command` and PATH)", config.command)
+            }
+            io::ErrorKind::PermissionDenied => {
+                format!("server {name:?}: command {:?} is not executable", config.command)
+            }
+            _ => format!("server {name:?}: cannot start {:?}: {e}", config.command),
+        })
+    })?;
+    let pid = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
+    let group = ProcessGroupGuard::new(pid);
+    let pipes = (child.inner_mut().stdin().take(), child.inner_mut().stdout().take());
+    let (Some(stdin), Some(stdout)) = pipes else {
+        return Err(StartError(format!("server {name:?}: the child's stdin/stdout pipes are missing")));
+    };
+    if let Some(stderr) = child.inner_mut().stderr().take() {
+        let tail = Arc::clone(stderr_tail);
+        let server = name.to_owned();
+        tasks.spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        debug!(target: "toolbridge::server_stderr", server = %server, "{line}");
+                        tail.push(line);
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        warn!(server = %server, error = %error, "stopped reading the server's stderr");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    let stdout = LineLimit { inner: stdout, limit: max_message_bytes, line: 0, reason: Arc::clone(reason) };
+    // Our reader enforces the bound (and says so); rmcp's own limit would only drop the line.
+    let rw = AsyncRwTransport::new(stdout, stdin).with_max_line_length(usize::MAX);
+    Ok((StdioTransport { rw, child: Some(child) }, group))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    async fn read_all(input: &[u8], limit: usize) -> (io::Result<Vec<u8>>, Option<String>) {
+        let reason = LossReason::default();
+        let mut reader = LineLimit { inner: input, limit, line: 0, reason: Arc::clone(&reason) };
+        let mut out = Vec::new();
+        let result = reader.read_to_end(&mut out).await.map(|_| out);
+        (result, reason.get().cloned())
+    }
+
+    #[tokio::test]
+    async fn lines_within_the_limit_pass_through() {
+        let input = b"12345\n123456789\n1234";
+        let (result, reason) = read_all(input, 10).await;
+        assert_eq!(result.unwrap(), input.to_vec());
+        assert!(reason.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_limit_fails_with_the_reason() {
+        let (result, reason) = read_all(b"ok\n12345678901\n", 10).await;
+        let error = result.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(reason.unwrap().contains("larger than 10 bytes"));
+    }
+}
