@@ -21,7 +21,7 @@ use crate::call_log::{CallLog, CallOutcome, CallStart};
 use crate::content::truncate_output;
 use crate::naming::NameMap;
 use crate::policy::{Decision, Policy, PolicyContext};
-use crate::schema::{SchemaError, SchemaTarget, normalize, strip_strict_nulls};
+use crate::schema::{SchemaError, SchemaTarget, normalize, strip_strict_nulls_in};
 use crate::source::{CallContext, JsonObject, ToolSource};
 use crate::validation::ArgumentValidator;
 
@@ -356,7 +356,7 @@ impl Catalogue {
             return CallOutcome::failed(ToolErrorType::PolicyDenied, reason.clone());
         }
         if options.schema_target == Some(SchemaTarget::OpenAiStrict) {
-            strip_strict_nulls(&mut input, &Value::Object((*entry.info.input_schema).clone()));
+            strip_strict_nulls_in(&mut input, &entry.info.input_schema);
         }
         if !input.is_object() {
             return CallOutcome::failed(

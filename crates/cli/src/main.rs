@@ -29,10 +29,29 @@ fn init_tracing(verbose: u8, quiet: bool) {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
+/// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
+/// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
+/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`,
+/// which answers many clients at once, gets one worker per core. `TOOLBRIDGE_WORKER_THREADS`
+/// overrides both (`1`: current-thread, `N`: N workers).
+fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
+    let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
+    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_)) { 0 } else { 1 });
+    match threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        0 => tokio::runtime::Builder::new_multi_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose, cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime_builder(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -66,6 +66,8 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineLimit<R> {
                         this.limit
                     );
                     let _ = this.reason.set(message.clone());
+                    // An error read delivers no bytes.
+                    buf.set_filled(before);
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, message)));
                 }
                 Poll::Ready(Ok(()))

@@ -361,32 +361,57 @@ fn gemini(node: &mut Map<String, Value>) {
 /// optional in the original schema (so the server sees them absent, as it expects). Local
 /// `$ref`s of the original are followed.
 pub fn strip_strict_nulls(arguments: &mut Value, original: &Value) {
-    strip_nulls(arguments, original, original, 0);
-}
-
-fn resolve_ref<'a>(schema: &'a Value, root: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(reference) => reference.strip_prefix('#').and_then(|pointer| root.pointer(pointer)).unwrap_or(schema),
-        None => schema,
+    if let Some(root) = original.as_object() {
+        strip_strict_nulls_in(arguments, root);
     }
 }
 
-fn strip_nulls(arguments: &mut Value, schema: &Value, root: &Value, depth: usize) {
+/// [`strip_strict_nulls`] with the original schema as the object it always is (no copy).
+pub fn strip_strict_nulls_in(arguments: &mut Value, original: &Map<String, Value>) {
+    strip_nulls(arguments, original, original, 0);
+}
+
+/// Follows a local `$ref` (`#/…`) from the root object; anything else is the schema itself.
+fn resolve_ref<'a>(schema: &'a Map<String, Value>, root: &'a Map<String, Value>) -> &'a Map<String, Value> {
+    let Some(pointer) = schema.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) else {
+        return schema;
+    };
+    if pointer.is_empty() {
+        return root;
+    }
+    let Some(rest) = pointer.strip_prefix('/') else { return schema };
+    let (first, tail) = rest.split_once('/').map_or((rest, ""), |(first, tail)| (first, tail));
+    let first = first.replace("~1", "/").replace("~0", "~");
+    let target = match root.get(&first) {
+        Some(value) if tail.is_empty() => Some(value),
+        Some(value) => value.pointer(&format!("/{tail}")),
+        None => None,
+    };
+    target.and_then(Value::as_object).unwrap_or(schema)
+}
+
+fn strip_nulls(arguments: &mut Value, schema: &Map<String, Value>, root: &Map<String, Value>, depth: usize) {
     let schema = resolve_ref(schema, root);
     if depth > MAX_REF_DEPTH * 4 {
         return;
     }
     match arguments {
         Value::Object(args) => {
-            // Properties and requirements, including those of `allOf` parts.
+            // Properties and requirements, including those of `allOf` parts (later parts win).
             let parts = std::iter::once(schema).chain(
-                schema.get("allOf").and_then(Value::as_array).into_iter().flatten().map(|part| resolve_ref(part, root)),
+                schema
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object)
+                    .map(|part| resolve_ref(part, root)),
             );
-            let mut properties = Map::new();
+            let mut properties: Vec<(&str, &Map<String, Value>)> = Vec::new();
             let mut required: Vec<&str> = Vec::new();
             for part in parts {
                 if let Some(props) = part.get("properties").and_then(Value::as_object) {
-                    properties.extend(props.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    properties.extend(props.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_object()?))));
                 }
                 required.extend(
                     part.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str),
@@ -395,18 +420,19 @@ fn strip_nulls(arguments: &mut Value, schema: &Value, root: &Value, depth: usize
             if properties.is_empty() {
                 return;
             }
+            let property = |name: &str| properties.iter().rev().find(|(k, _)| *k == name).map(|(_, p)| *p);
             args.retain(|name, value| {
-                let allows_null = properties.get(name).is_some_and(|p| accepts_null(resolve_ref(p, root)));
+                let allows_null = property(name).is_some_and(|p| accepts_null(resolve_ref(p, root)));
                 !(value.is_null() && !required.contains(&name.as_str()) && !allows_null)
             });
             for (name, value) in args.iter_mut() {
-                if let Some(property) = properties.get(name) {
+                if let Some(property) = property(name) {
                     strip_nulls(value, property, root, depth + 1);
                 }
             }
         }
         Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
+            if let Some(item_schema) = schema.get("items").and_then(Value::as_object) {
                 for item in items {
                     strip_nulls(item, item_schema, root, depth + 1);
                 }
@@ -416,11 +442,14 @@ fn strip_nulls(arguments: &mut Value, schema: &Value, root: &Value, depth: usize
     }
 }
 
-fn accepts_null(schema: &Value) -> bool {
+fn accepts_null(schema: &Map<String, Value>) -> bool {
     match schema.get("type") {
         Some(Value::String(t)) => t == "null",
         Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
-        _ => schema.get("anyOf").and_then(Value::as_array).is_some_and(|a| a.iter().any(accepts_null)),
+        _ => schema
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().filter_map(Value::as_object).any(accepts_null)),
     }
 }
 
