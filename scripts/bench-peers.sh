@@ -5,6 +5,7 @@
 #
 #   bash scripts/bench-peers.sh            # full counts (~7 min on 2 idle cores)
 #   QUICK=1 bash scripts/bench-peers.sh    # toolbridge only, small counts (a smoke test)
+#   SKIP_CRITERION=1 …                     # without the criterion benches (~10 min less)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,5 +39,13 @@ for k_mode in "1 seq" "8 seq" "8 concurrent"; do
   .venv/bin/python coldstart.py toolbridge "$REPS" "$1" "$2" -- "$TB" bench ready "$1" "$2" >> "$OUT"
 done
 cd "$ROOT"
-python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" > BENCHMARKS.md
+
+# Criterion: catalogue, naming, validation, agent loop, 1000 concurrent executions.
+CRIT=$ROOT/target/bench/criterion-$DATE.txt
+if [[ -z ${SKIP_CRITERION:-} ]]; then
+  cargo build --release --quiet -p testbed-mcp -p toolbridge-providers --bins
+  cargo bench --quiet -p toolbridge --bench catalogue > "$CRIT" 2>&1
+  cargo bench --quiet -p toolbridge-agent --bench agent_loop >> "$CRIT" 2>&1
+fi
+python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md from $OUT" >&2

@@ -2,6 +2,7 @@
 """Writes BENCHMARKS.md (to stdout) from a peers-bench results file that includes toolbridge."""
 import json
 import os
+import re
 import sys
 
 GOALS = [
@@ -13,9 +14,38 @@ GOALS = [
 ]
 
 
+# (criterion bench name, goal label, limit in µs)
+CRITERION_GOALS = [
+    ("catalogue of one server", "warm-pool catalogue < 1 ms", 1000.0),
+    ("catalogue of 1000 tools", "1000-tool catalogue < 20 ms", 20000.0),
+]
+UNITS = {"ps": 1e-6, "ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def criterion(text):
+    """(name, median µs) for every criterion result, and the derived lines our benches print."""
+    results, derived, previous = [], [], ""
+    for line in text.splitlines():
+        match = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", line)
+        if match:
+            name = line.split("time:")[0].strip() or previous
+            results.append((name, float(match.group(1)) * UNITS[match.group(2)]))
+        elif line.startswith(("loop overhead per iteration", "1000 concurrent executions")):
+            derived.append(line.strip())
+        if line.strip() and not line.startswith((" ", "Benchmarking", "Found", "Warning", "change:")):
+            previous = line.strip()
+    return results, derived
+
+
+def fmt_us(us):
+    return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.1f} µs" if us >= 1 else f"{us * 1000:.0f} ns"
+
+
 def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
     env = open(sys.argv[2]).read().strip() if len(sys.argv) > 2 else ""
+    crit_text = open(sys.argv[3]).read() if len(sys.argv) > 3 and os.path.exists(sys.argv[3]) else ""
+    crit, derived = criterion(crit_text)
     by = {}
     for row in rows:
         by.setdefault(row["scenario"], {})[row["client"]] = row
@@ -51,6 +81,28 @@ def main():
             out.append(f"| {label} | {value:.2f}× | {'yes' if met else 'no'} |")
         except (KeyError, TypeError, ZeroDivisionError):
             out.append(f"| {label} | not measured | – |")
+    for prefix, label, limit in CRITERION_GOALS:
+        found = [us for name, us in crit if name.startswith(prefix)]
+        if found:
+            out.append(f"| {label} | {fmt_us(found[0])} | {'yes' if found[0] < limit else 'no'} |")
+        else:
+            out.append(f"| {label} | not measured | – |")
+    for line in derived:
+        overhead = re.match(r"loop overhead per iteration: ([\d.]+) µs", line)
+        if overhead:
+            value = float(overhead.group(1))
+            out.append(f"| agent-loop overhead < 50 µs per iteration | {value:.1f} µs | {'yes' if value < 50 else 'no'} |")
+        rss = re.search(r"= ([\d.]+) KiB per execution", line)
+        if rss:
+            value = float(rss.group(1))
+            out.append(f"| ≤ 64 KB RSS per concurrent execution | {value:.1f} KiB | {'yes' if value <= 64 else 'no'} |")
+    if crit:
+        out += ["", "## Criterion (same run)", "", "`cargo bench -p toolbridge -p toolbridge-agent`, median of each benchmark.", "",
+                "| benchmark | median |", "|---|---:|"]
+        out += [f"| {name} | {fmt_us(us)} |" for name, us in crit]
+        if derived:
+            out += ["", "Derived (printed by `crates/agent/benches/agent_loop.rs`):", ""]
+            out += [f"- {line}" for line in derived]
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-notes.md")
     if os.path.exists(notes):
         out += ["", open(notes).read().rstrip()]

@@ -62,12 +62,13 @@ fn transcript(dir: &Path, name: &str, tool_turns: usize) -> PathBuf {
 fn context(model: &str, testbed: &Path) -> RuntimeExecutionContext {
     let mut context = RuntimeExecutionContext::new("go").model(model);
     context.mcp_servers = Some(servers(testbed));
+    context.runtime_config = Some(json!({"max_iterations": 50}));
     context
 }
 
 async fn execute(runtime: &RuntimeHandle, model: &str, testbed: &Path) {
     let result = runtime.execute(&context(model, testbed)).await;
-    assert!(result.success && result.response == "done", "{:?}", result.error);
+    assert!(result.success && result.response == "done", "{result:?}");
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -135,7 +136,7 @@ fn fake_model(binary: &Path, transcript: &Path) -> (Child, String) {
         .expect("start the fake model server");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read its address");
-    let url = line.trim().trim_start_matches("listening on ").to_owned();
+    let url = format!("{}/v1", line.trim().trim_start_matches("listening on "));
     (child, url)
 }
 

@@ -28,6 +28,10 @@ use crate::validation::ArgumentValidator;
 /// The default cap on the text a tool call gives back to the model: 100 000 bytes.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 100_000;
 
+/// Default [`CatalogueOptions::max_argument_bytes`]: 8 MiB, well under the 16 MiB a stdio MCP
+/// server reads as one message.
+pub const DEFAULT_MAX_ARGUMENT_BYTES: usize = 8 * 1024 * 1024;
+
 /// Catalogue settings.
 #[derive(Debug, Clone)]
 pub struct CatalogueOptions {
@@ -37,11 +41,20 @@ pub struct CatalogueOptions {
     pub call_timeout: Option<Duration>,
     /// How long to wait for a source to list its tools.
     pub list_timeout: Duration,
+    /// The largest arguments (serialised JSON) a call may carry ([`DEFAULT_MAX_ARGUMENT_BYTES`]);
+    /// bigger ones are refused as `invalid_arguments` before reaching the tool, and only their
+    /// beginning is kept in the call log.
+    pub max_argument_bytes: usize,
 }
 
 impl Default for CatalogueOptions {
     fn default() -> Self {
-        Self { max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES, call_timeout: None, list_timeout: Duration::from_secs(60) }
+        Self {
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            call_timeout: None,
+            list_timeout: Duration::from_secs(60),
+            max_argument_bytes: DEFAULT_MAX_ARGUMENT_BYTES,
+        }
     }
 }
 
@@ -310,11 +323,22 @@ impl Catalogue {
     /// they were issued) and returns it ready to [`run`](PreparedCall::run).
     pub fn begin(&self, log: &CallLog, name: &str, arguments: RawArguments<'_>, tool_use_id: &str) -> PreparedCall<'_> {
         let entry = self.index.get(name).map(|&i| &self.entries[i]);
-        let (input, parse_error) = match arguments {
-            RawArguments::Value(value) => (value.clone(), None),
-            RawArguments::Json(text) => match parse_arguments(text) {
+        let limit = self.options.max_argument_bytes;
+        let oversize = match arguments {
+            RawArguments::Value(value) => oversized(value, limit),
+            RawArguments::Json(text) => {
+                (text.len() > limit).then(|| (text.len(), first_chars(text, ARGUMENT_PREFIX_BYTES)))
+            }
+        };
+        let (input, parse_error) = match (arguments, oversize) {
+            (_, Some((size, beginning))) => (
+                Value::String(format!("[{size} bytes of arguments, not kept] {beginning}")),
+                Some(ArgumentError::TooLarge { size, limit }),
+            ),
+            (RawArguments::Value(value), None) => (value.clone(), None),
+            (RawArguments::Json(text), None) => match parse_arguments(text) {
                 Ok(value) => (value, None),
-                Err(error) => (Value::String(text.to_owned()), Some(error.to_string())),
+                Err(error) => (Value::String(text.to_owned()), Some(ArgumentError::Json(error.to_string()))),
             },
         };
         let pending = log.begin(CallStart {
@@ -341,15 +365,27 @@ impl Catalogue {
         &self,
         entry: &Entry,
         mut input: Value,
-        parse_error: Option<String>,
+        parse_error: Option<ArgumentError>,
         options: &CallOptions,
     ) -> CallOutcome {
         let name = &entry.info.name;
-        if let Some(error) = parse_error {
-            return CallOutcome::failed(
-                ToolErrorType::InvalidArguments,
-                format!("invalid arguments for `{name}`: not valid JSON ({error}); send a JSON object"),
-            );
+        match parse_error {
+            Some(ArgumentError::Json(error)) => {
+                return CallOutcome::failed(
+                    ToolErrorType::InvalidArguments,
+                    format!("invalid arguments for `{name}`: not valid JSON ({error}); send a JSON object"),
+                );
+            }
+            Some(ArgumentError::TooLarge { size, limit }) => {
+                return CallOutcome::failed(
+                    ToolErrorType::InvalidArguments,
+                    format!(
+                        "invalid arguments for `{name}`: {size} bytes, over the limit of {limit} bytes \
+                         (`max_argument_bytes`); send less data per call"
+                    ),
+                );
+            }
+            None => {}
         }
         if let Some(reason) = &entry.denied {
             debug!(tool = %name, "call refused by policy");
@@ -419,9 +455,49 @@ pub struct PreparedCall<'a> {
     entry: Option<&'a Entry>,
     pending: crate::call_log::PendingCall,
     input: Value,
-    parse_error: Option<String>,
+    parse_error: Option<ArgumentError>,
     tool_use_id: String,
 }
+
+/// Why a call's arguments were refused before validation.
+#[derive(Debug)]
+enum ArgumentError {
+    /// Not JSON.
+    Json(String),
+    /// Over [`CatalogueOptions::max_argument_bytes`].
+    TooLarge { size: usize, limit: usize },
+}
+
+/// The serialised size and first bytes of `value` if it is over `limit` (no copy is made; the
+/// common case stops counting at the limit).
+fn oversized(value: &Value, limit: usize) -> Option<(usize, String)> {
+    struct Counter {
+        bytes: usize,
+        stop_after: usize,
+        beginning: Vec<u8>,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes += buf.len();
+            let room = ARGUMENT_PREFIX_BYTES.saturating_sub(self.beginning.len());
+            self.beginning.extend_from_slice(&buf[..room.min(buf.len())]);
+            if self.bytes > self.stop_after { Err(std::io::Error::other("over the limit")) } else { Ok(buf.len()) }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { bytes: 0, stop_after: limit, beginning: Vec::new() };
+    if serde_json::to_writer(&mut counter, value).is_ok() {
+        return None;
+    }
+    let mut counter = Counter { bytes: 0, stop_after: usize::MAX, beginning: Vec::new() };
+    let _ = serde_json::to_writer(&mut counter, value);
+    Some((counter.bytes, String::from_utf8_lossy(&counter.beginning).into_owned()))
+}
+
+/// How much of refused, oversized arguments the call log keeps.
+const ARGUMENT_PREFIX_BYTES: usize = 1000;
 
 impl std::fmt::Debug for PreparedCall<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -91,6 +91,34 @@ async fn a_100_mb_output_fails_fast_and_the_server_comes_back() {
 }
 
 #[tokio::test]
+async fn oversized_arguments_are_refused_before_reaching_the_server() {
+    let pool = Pool::default();
+    let catalogue = CatalogueBuilder::new(pool.clone()).servers([testbed_server("t", &[])]).build().await.unwrap();
+    let log = CallLog::new();
+    let big = "x".repeat(20 * 1024 * 1024);
+    let started = Instant::now();
+    // As a value (an embedding platform) and as raw JSON text (a model's tool call).
+    let args = json!({"message": big});
+    let from_value = catalogue.call(&log, "t__echo", RawArguments::Value(&args), "v", &CallOptions::default()).await;
+    let text = args.to_string();
+    let from_json = catalogue.call(&log, "t__echo", RawArguments::Json(&text), "j", &CallOptions::default()).await;
+    for record in [&from_value, &from_json] {
+        assert_eq!(record.error_type, Some(ToolErrorType::InvalidArguments));
+        assert!(record.output.contains("20971534 bytes, over the limit of 8388608 bytes"), "{}", record.output);
+        // The log keeps the beginning, not 20 MB.
+        let input = record.input.as_str().unwrap();
+        assert!(input.len() < 1200 && input.starts_with("[20971534 bytes of arguments, not kept] {\"message\":\"xxx"));
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    // Nothing reached the server, which still answers.
+    let args = json!({"message": "small"});
+    let record = catalogue.call(&log, "t__echo", RawArguments::Value(&args), "s", &CallOptions::default()).await;
+    assert_eq!(record.output, "Echo: small");
+    assert_eq!(pool.stats().calls, 1);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
 async fn list_changed_storm() {
     let pool = Pool::default();
     let handle = pool.connect(&testbed_server("storm", &[])).await.unwrap();

@@ -3,31 +3,18 @@
 mod args;
 mod commands;
 mod error;
+mod logging;
 mod output;
 mod setup;
+mod signals;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command};
 use crate::error::CliResult;
 use crate::output::Printer;
-
-fn init_tracing(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info,toolbridge=info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    // Logs go to stderr so that stdout stays clean for results and JSON.
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
-}
 
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
@@ -50,7 +37,7 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    logging::init(cli.global.verbose, cli.global.quiet);
     let runtime = match runtime_builder(&cli.command).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -73,28 +60,50 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{} {error}", printer.red("error:"));
+            eprintln!("{} {}", printer.red("error:"), logging::scrub(&error.to_string()));
             error.exit_code()
         }
     }
 }
 
 async fn dispatch(cli: Cli, printer: &Printer) -> CliResult {
+    signals::install();
     let db = cli.global.db.as_deref();
-    match cli.command {
+    // `run` and `serve` handle termination themselves (cancel and store; shut down cleanly);
+    // any other command just stops, its pool's process groups killed as it is dropped.
+    let command = async {
+        match cli.command {
+            Command::Run(args) => return commands::run::run(args, db, printer).await,
+            Command::Serve(args) => return commands::serve::run(args, printer).await,
+            _ => {}
+        }
+        tokio::select! {
+            outcome = other(cli.command, db, printer) => outcome,
+            () = signals::termination() => Err(error::CliError::failure("interrupted")),
+        }
+    };
+    command.await
+}
+
+async fn other(command: Command, db: Option<&std::path::Path>, printer: &Printer) -> CliResult {
+    match command {
         Command::Tools { tools, json } => commands::tools::run(&tools, json, printer).await,
         Command::Call { name, args, tools, timeout, json } => {
             commands::call::run(&name, &args, &tools, timeout, json, printer).await
         }
-        Command::Run(args) => commands::run::run(args, db, printer).await,
         Command::Agent(command) => commands::agent::run(command, db, printer).await,
         Command::Runtimes { json } => commands::runtimes::run(json, printer),
-        Command::Serve(args) => commands::serve::run(args, printer).await,
         Command::Executions(command) => commands::executions::run(command, db, printer).await,
         Command::Bench(command) => commands::bench::bench(command).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "toolbridge", &mut std::io::stdout());
             Ok(())
         }
+        Command::Run(_) | Command::Serve(_) => unreachable_command(),
     }
+}
+
+/// `run` and `serve` are dispatched before [`other`].
+fn unreachable_command() -> CliResult {
+    Err(error::CliError::failure("internal error: command dispatched twice"))
 }

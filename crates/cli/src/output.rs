@@ -53,7 +53,7 @@ impl Printer {
     /// A status line on stderr (hidden with --quiet).
     pub(crate) fn status(&self, line: &str) {
         if !self.quiet {
-            eprintln!("{line}");
+            eprintln!("{}", crate::logging::scrub(line));
         }
     }
 

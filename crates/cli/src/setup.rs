@@ -51,6 +51,7 @@ impl ToolSetup {
             Some(path) => load_mcp_config(path).map_err(CliError::usage)?,
             None => Vec::new(),
         };
+        register_server_secrets(&servers);
         let skills = match &args.skills {
             Some(path) => load_skills(path).map_err(CliError::usage)?,
             None => Vec::new(),
@@ -97,6 +98,19 @@ impl ToolSetup {
         }
         Ok(catalogue)
     }
+}
+
+/// The servers' `env` and `headers` values never reach a log line.
+pub(crate) fn register_server_secrets(servers: &[ServerConfig]) {
+    use toolbridge::config::{SecretValue, TransportConfig};
+    let values = servers.iter().flat_map(|server| match &server.transport {
+        TransportConfig::Stdio(stdio) => stdio.env.values().map(SecretValue::expose).collect::<Vec<_>>(),
+        TransportConfig::Http(http) => http.headers.values().map(SecretValue::expose).collect(),
+    });
+    crate::logging::register_secrets(values.flat_map(|value| {
+        let bare = value.split_once(' ').map(|(_, rest)| rest.trim().to_owned());
+        std::iter::once(value.to_owned()).chain(bare)
+    }));
 }
 
 pub(crate) fn pool() -> Pool {

@@ -34,7 +34,7 @@ impl AnthropicProvider {
     /// A provider for `base_url` (e.g. `https://api.anthropic.com`).
     pub fn new(base_url: impl Into<String>, key: Option<SecretString>, timeout: Duration, retry: RetryPolicy) -> Self {
         Self {
-            client: reqwest::Client::new(),
+            client: crate::http::shared_client(),
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             key,
             timeout,
@@ -53,6 +53,7 @@ impl AnthropicProvider {
             key_variable: "ANTHROPIC_API_KEY",
             url: url.clone(),
             model: model.to_owned(),
+            key: self.key.clone(),
         };
         send(&endpoint, &self.retry, self.timeout, || {
             let request = self.client.post(&url).header("anthropic-version", ANTHROPIC_VERSION).json(body);

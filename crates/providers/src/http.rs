@@ -7,6 +7,14 @@ use serde_json::Value;
 
 use crate::error::ProviderError;
 
+/// One HTTP client for every provider of the process: its TLS roots are loaded once (tens of
+/// milliseconds from disk) and its connections are kept alive across executions. Timeouts are
+/// per request, so sharing it changes no behaviour.
+pub(crate) fn shared_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new).clone()
+}
+
 /// Retry settings.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -31,6 +39,17 @@ pub(crate) struct Endpoint {
     pub(crate) key_variable: &'static str,
     pub(crate) url: String,
     pub(crate) model: String,
+    /// The API key, so that an error body quoting it back is scrubbed.
+    pub(crate) key: Option<secrecy::SecretString>,
+}
+
+/// `text` with the API key replaced.
+fn scrub(text: String, key: Option<&secrecy::SecretString>) -> String {
+    use secrecy::ExposeSecret;
+    match key.map(ExposeSecret::expose_secret) {
+        Some(key) if key.len() >= 6 && text.contains(key) => text.replace(key, "[redacted]"),
+        _ => text,
+    }
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -73,11 +92,18 @@ pub(crate) async fn send(
                     },
                     404 => ProviderError::ModelNotFound { model: endpoint.model.clone(), url: endpoint.url.clone() },
                     429 => ProviderError::RateLimited { url: endpoint.url.clone(), retry_after: after },
-                    _ => ProviderError::Status { url: endpoint.url.clone(), status, message: error_message(&body) },
+                    _ => ProviderError::Status {
+                        url: endpoint.url.clone(),
+                        status,
+                        message: scrub(error_message(&body), endpoint.key.as_ref()),
+                    },
                 }
             }
             Err(error) if error.is_timeout() => ProviderError::Timeout { url: endpoint.url.clone(), after: timeout },
-            Err(error) => ProviderError::Connection { url: endpoint.url.clone(), message: error.to_string() },
+            Err(error) => ProviderError::Connection {
+                url: endpoint.url.clone(),
+                message: scrub(error.to_string(), endpoint.key.as_ref()),
+            },
         };
         if !error.is_retryable() || attempt >= retry.max_retries {
             return Err(error);

@@ -29,7 +29,7 @@ impl OpenAiProvider {
     /// A provider for `base_url` (e.g. `https://api.openai.com/v1`).
     pub fn new(base_url: impl Into<String>, key: Option<SecretString>, timeout: Duration, retry: RetryPolicy) -> Self {
         Self {
-            client: reqwest::Client::new(),
+            client: crate::http::shared_client(),
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             key,
             timeout,
@@ -42,7 +42,13 @@ impl OpenAiProvider {
     }
 
     fn endpoint(&self, model: &str) -> Endpoint {
-        Endpoint { provider: "openai", key_variable: "OPENAI_API_KEY", url: self.url(), model: model.to_owned() }
+        Endpoint {
+            provider: "openai",
+            key_variable: "OPENAI_API_KEY",
+            url: self.url(),
+            model: model.to_owned(),
+            key: self.key.clone(),
+        }
     }
 
     async fn post(&self, body: &Value, model: &str) -> Result<reqwest::Response, ProviderError> {

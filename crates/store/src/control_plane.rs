@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use toolbridge_runtime::{ControlPlane, ControlPlaneError, ExecutionId, ExecutionRecord, FinishReason, Usage};
 
-use crate::redact::{environment_secrets, redact};
+use crate::redact::{config_secrets, environment_secrets, redact};
 use crate::{Store, StoreError};
 
 fn cp(error: StoreError) -> ControlPlaneError {
@@ -87,8 +87,13 @@ impl ControlPlane for Store {
     }
 
     async fn record_execution(&self, record: ExecutionRecord<'_>) -> Result<(), ControlPlaneError> {
-        let secrets = environment_secrets();
         let context = record.context;
+        let mut secrets = environment_secrets();
+        // Values of the execution's own MCP server configs, wherever they turn up (a tool's
+        // output, a server's error quoting its credential back).
+        if let Some(servers) = &context.mcp_servers {
+            secrets.extend(config_secrets(&Value::Object(servers.clone())));
+        }
         let mut summary = json!({
             "agent_id": context.agent_id,
             "organization_id": context.organization_id,

@@ -52,6 +52,41 @@ pub fn redact(value: &mut Value, literals: &[String]) {
     }
 }
 
+/// The `env` and `headers` values of MCP server configurations in `value` (6 characters or
+/// more; for `Scheme value` headers the value alone too), to scrub from text.
+pub fn config_secrets(value: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_config_secrets(value, &mut found);
+    found.sort();
+    found.dedup();
+    // Longest first, so a value containing another is replaced whole.
+    found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    found
+}
+
+fn collect_config_secrets(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                match (key.as_str(), child) {
+                    ("env" | "headers", Value::Object(entries)) => {
+                        for entry in entries.values().filter_map(Value::as_str) {
+                            found.push(entry.to_owned());
+                            if let Some((_, rest)) = entry.split_once(' ') {
+                                found.push(rest.trim().to_owned());
+                            }
+                        }
+                    }
+                    _ => collect_config_secrets(child, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_config_secrets(item, found)),
+        _ => {}
+    }
+    found.retain(|s| s.len() >= 6);
+}
+
 /// The secret values of the process environment worth scrubbing from text.
 pub fn environment_secrets() -> Vec<String> {
     ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TOOLBRIDGE_SERVE_TOKEN"]
@@ -65,6 +100,15 @@ pub fn environment_secrets() -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn config_secrets_are_found_in_every_shape() {
+        let servers = json!({
+            "a": {"command": "c", "env": {"TOKEN": "s3cret-value", "N": "1"}},
+            "mcpServers": {"b": {"url": "http://h", "headers": {"Authorization": "Bearer abc123xyz"}}}
+        });
+        assert_eq!(config_secrets(&servers), ["Bearer abc123xyz", "s3cret-value", "abc123xyz"]);
+    }
 
     #[test]
     fn redacts_env_headers_secret_keys_and_literals() {

@@ -190,7 +190,34 @@ impl ServerConfig {
         field(&self.startup_timeout.as_nanos().to_le_bytes());
         PoolKey(h.finalize().into())
     }
+
+    /// `text` with every env and header value of this server replaced by `[redacted]`: error
+    /// messages quote servers' replies and stderr, which may echo a credential back. For
+    /// `Scheme value` headers (`Bearer sk-…`) the value alone is scrubbed too. Values shorter
+    /// than 6 characters (`1`, `true`) are left alone.
+    pub fn redact(&self, text: &str) -> String {
+        let values: Vec<&str> = match &self.transport {
+            TransportConfig::Stdio(s) => s.env.values().map(SecretValue::expose).collect(),
+            TransportConfig::Http(c) => c
+                .headers
+                .values()
+                .map(SecretValue::expose)
+                .flat_map(|v| [Some(v), v.split_once(' ').map(|(_, rest)| rest.trim())])
+                .flatten()
+                .collect(),
+        };
+        let mut text = text.to_owned();
+        for value in values {
+            if value.len() >= MIN_SECRET_LEN && text.contains(value) {
+                text = text.replace(value, "[redacted]");
+            }
+        }
+        text
+    }
 }
+
+/// The shortest configured value [`ServerConfig::redact`] scrubs.
+const MIN_SECRET_LEN: usize = 6;
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]

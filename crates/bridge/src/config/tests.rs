@@ -78,3 +78,54 @@ fn pool_key_covers_env_and_headers() {
     assert_ne!(a[0].pool_key(), b[0].pool_key());
     assert_eq!(a[0].pool_key(), c[0].pool_key());
 }
+
+/// Every field of a server entry, malformed: each error names the file, the server, the field
+/// (dotted or indexed for nested values) and what was expected.
+#[test]
+fn every_malformed_field_is_named() {
+    let cases = [
+        (json!({"s": "npx server"}), "", "expected an object"),
+        (json!({"s": {"command": 42}}), "command", "expected a string"),
+        (json!({"s": {"command": "  "}}), "command", "is empty"),
+        (json!({"s": {"command": "x", "args": [1]}}), "args[0]", "expected a string"),
+        (json!({"s": {"command": "x", "args": ["ok", "${MISSING}"]}}), "args[1]", "MISSING is not set"),
+        (json!({"s": {"command": "x", "args": {"a": 1}}}), "args", "expected a list of strings"),
+        (json!({"s": {"command": "x", "env": ["A=1"]}}), "env", "expected an object of strings"),
+        (json!({"s": {"command": "x", "env": {"A": {"nested": 1}}}}), "env.A", "expected a string"),
+        (json!({"s": {"command": "x", "env": {"A": "${MISSING}"}}}), "env.A", "MISSING is not set"),
+        (json!({"s": {"command": "x", "cwd": 7}}), "cwd", "expected a string"),
+        (json!({"s": {"url": 7}}), "url", "expected a string"),
+        (json!({"s": {"url": "ftp://host"}}), "url", "expected an http:// or https:// URL"),
+        (json!({"s": {"type": "http"}}), "url", "needs `url`"),
+        (json!({"s": {"type": "stdio"}}), "command", "needs `command`"),
+        (json!({"s": {"url": "http://h", "headers": "Bearer x"}}), "headers", "expected an object of strings"),
+        (
+            json!({"s": {"url": "http://h", "headers": {"Authorization": null}}}),
+            "headers.Authorization",
+            "expected a string",
+        ),
+        (json!({"s": {"type": 3, "command": "x"}}), "type", "expected a string"),
+        (json!({"s": {"type": "grpc", "command": "x"}}), "type", "unknown transport"),
+        (json!({"s": {"command": "x", "timeout": "30s"}}), "timeout", "expected a number of seconds"),
+        (json!({"s": {"command": "x", "timeout": 0}}), "timeout", "positive number of seconds"),
+        (json!({"s": {"command": "x", "startup_timeout": 1e12}}), "startup_timeout", "positive number of seconds"),
+        (json!({"s": {"command": "x", "enabled": "yes"}}), "enabled", "expected true or false"),
+        (json!({"s": {"command": "x", "disabled": 1}}), "disabled", "expected true or false"),
+        (json!({"s": {"command": "x", "tools": ["a"]}}), "tools", "expected {allow"),
+        (json!({"s": {"command": "x", "tools": {"allow": "a*"}}}), "tools.allow", "expected a list of globs"),
+        (json!({"s": {"command": "x", "tools": {"deny": [1]}}}), "tools.deny", "expected strings"),
+        (json!({"s": {"command": "x", "tools": {"only": []}}}), "tools.only", "unknown field"),
+        (json!({"s": {"command": "x", "comand": "y"}}), "comand", "unknown field"),
+        (json!({"mcpServers": ["s"]}), "", "must be an object"),
+        (json!(["s"]), "", "expected a JSON object"),
+    ];
+    for (config, field, expected) in cases {
+        let error = parse(config.clone()).expect_err(&config.to_string()).to_string();
+        assert!(error.contains("test.json"), "{config}: {error}");
+        assert!(error.contains(expected), "{config}: expected {expected:?} in {error}");
+        if !field.is_empty() {
+            assert!(error.contains(&format!("\"{field}\"")) || error.contains(field), "{config}: {field} in {error}");
+            assert!(error.contains("\"s\""), "{config}: the server name in {error}");
+        }
+    }
+}

@@ -445,8 +445,8 @@ impl ServerHandle {
                 }
                 Err(error) => {
                     inner.counters.start_failures.fetch_add(1, Ordering::Relaxed);
-                    warn!(server = %slot.config.name, error = %error, "MCP server did not start");
-                    last_error = error.0;
+                    last_error = slot.config.redact(&error.0);
+                    warn!(server = %slot.config.name, error = %last_error, "MCP server did not start");
                     if restart {
                         slot.failed_restarts.fetch_add(1, Ordering::Relaxed);
                     }
@@ -474,9 +474,13 @@ impl ServerHandle {
         }
         let tools = connection.peer.list_all_tools().await.map_err(|e| match e {
             ServiceError::McpError(error) => {
-                PoolError::Protocol { server: self.name().to_owned(), message: error.message.to_string() }
+                PoolError::Protocol { server: self.name().to_owned(), message: self.slot.config.redact(&error.message) }
             }
-            other => PoolError::Unavailable(format!("server {:?}: {other}{}", self.name(), connection.loss_details())),
+            other => PoolError::Unavailable(self.slot.config.redact(&format!(
+                "server {:?}: {other}{}",
+                self.name(),
+                connection.loss_details()
+            ))),
         })?;
         let tools = Arc::new(tools);
         *self.slot.tools.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&tools));
@@ -536,7 +540,7 @@ impl ServerHandle {
                     .into(),
             }),
             Some(Err(ServiceError::McpError(error))) => {
-                Err(CallError::Protocol { server: server(), message: error.message.to_string() })
+                Err(CallError::Protocol { server: server(), message: self.slot.config.redact(&error.message) })
             }
             Some(Err(error)) => {
                 connection.kill();
@@ -544,7 +548,10 @@ impl ServerHandle {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 Err(CallError::ServerUnavailable {
                     server: server(),
-                    reason: format!("the connection was lost during the call ({error}){}", connection.loss_details()),
+                    reason: self.slot.config.redact(&format!(
+                        "the connection was lost during the call ({error}){}",
+                        connection.loss_details()
+                    )),
                 })
             }
             None => {

@@ -172,11 +172,19 @@ pub(crate) fn spawn(
     if let Some(stderr) = child.inner_mut().stderr().take() {
         let tail = Arc::clone(stderr_tail);
         let server = name.to_owned();
+        // A server may print its own credentials; its env values never reach logs or errors.
+        let secrets: Vec<String> =
+            config.env.values().map(|v| v.expose().to_owned()).filter(|v| v.len() >= 6).collect();
         tasks.spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             loop {
                 match lines.next_line().await {
-                    Ok(Some(line)) => {
+                    Ok(Some(mut line)) => {
+                        for secret in &secrets {
+                            if line.contains(secret.as_str()) {
+                                line = line.replace(secret.as_str(), "[redacted]");
+                            }
+                        }
                         debug!(target: "toolbridge::server_stderr", server = %server, "{line}");
                         tail.push(line);
                     }

@@ -55,10 +55,15 @@ pub enum ServeError {
 
 /// Serves over stdin/stdout until the client disconnects or `shutdown` completes.
 pub async fn serve_stdio(catalogue: Arc<Catalogue>, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let service = CatalogueServer::new(catalogue)
-        .serve(rmcp::transport::stdio())
-        .await
-        .map_err(|e| ServeError::Protocol(e.to_string()))?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    // The handshake too gives way to `shutdown`: a client that never initialises cannot keep
+    // the server from stopping.
+    let service = tokio::select! {
+        service = CatalogueServer::new(catalogue).serve(rmcp::transport::stdio()) => {
+            service.map_err(|e| ServeError::Protocol(e.to_string()))?
+        }
+        () = &mut shutdown => return Ok(()),
+    };
     let cancel = service.cancellation_token();
     tokio::select! {
         outcome = service.waiting() => outcome.map(|_| ()).map_err(|e| ServeError::Protocol(e.to_string())),

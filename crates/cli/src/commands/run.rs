@@ -59,6 +59,14 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
         agent.system_prompt = Some(system_prompt.clone());
     }
     attach_tools(&mut agent, &args.tools)?;
+    // Parsed here only to start the servers early and keep their secrets out of logs; the
+    // runtime parses (and reports errors in) the agent's own copy.
+    let servers = agent
+        .mcp_servers
+        .as_ref()
+        .and_then(|servers| toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), &agent.name).ok())
+        .unwrap_or_default();
+    crate::setup::register_server_secrets(&servers);
     if agent.model_id.is_none() {
         return Err(CliError::usage(format!("agent {:?} has no model; pass --model ID", agent.name)));
     }
@@ -71,28 +79,33 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     let context = agent.context(args.prompt.clone());
     let execution_id = context.execution_id.clone();
 
-    // Start the servers now, with a spinner, so the execution finds them warm.
-    if let Some(servers) = &agent.mcp_servers
-        && let Ok(servers) = toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), &agent.name)
-    {
-        let spinner = printer.spinner(format!("starting {} MCP server(s)…", servers.len()));
-        let _ = pool.connect_all(&servers).await;
-        if let Some(spinner) = spinner {
-            spinner.finish_and_clear();
-        }
-    }
-
-    // Ctrl-C / SIGTERM cancel the execution cleanly: it ends `cancelled` and is stored.
+    // Ctrl-C / SIGTERM / SIGHUP cancel the execution cleanly: it ends `cancelled` and is stored.
+    // A signal that came before the execution registered keeps asking until it has.
     let signals = tokio::spawn({
         let runtime = runtime.clone();
         let execution_id = execution_id.clone();
         let printer = *printer;
         async move {
-            wait_for_signal().await;
+            crate::signals::termination().await;
             printer.status(&printer.dim("\ncancelling…"));
-            runtime.cancel(&execution_id).await;
+            while !runtime.cancel(&execution_id).await {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
     });
+
+    // Start the servers now, with a spinner, so the execution finds them warm (a signal stops
+    // the wait; the execution then starts and ends `cancelled`).
+    if !servers.is_empty() {
+        let spinner = printer.spinner(format!("starting {} MCP server(s)…", servers.len()));
+        tokio::select! {
+            _ = pool.connect_all(&servers) => {}
+            () = crate::signals::termination() => {}
+        }
+        if let Some(spinner) = spinner {
+            spinner.finish_and_clear();
+        }
+    }
 
     let started = Instant::now();
     let result = if args.json {
@@ -136,26 +149,4 @@ fn finish_line(result: &RuntimeExecutionResult, started: Instant, printer: &Prin
         result.usage.input_tokens,
         result.usage.output_tokens
     )));
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -28,29 +28,14 @@ pub(crate) async fn run(args: ServeArgs, printer: &Printer) -> CliResult {
         }
         let options = HttpServeOptions { token: args.token.clone(), allowed_hosts: args.allow_hosts.clone() };
         let tools = catalogue.len();
-        serve_http(catalogue, addr, options, shutdown_signal(), |bound| {
+        serve_http(catalogue, addr, options, crate::signals::termination(), |bound| {
             printer.status(&format!("serving {tools} tools on http://{bound}/mcp"));
         })
         .await
         .map_err(CliError::failure)
     } else {
-        serve_stdio(catalogue, shutdown_signal()).await.map_err(CliError::failure)
+        serve_stdio(catalogue, crate::signals::termination()).await.map_err(CliError::failure)
     };
     pool.shutdown().await;
     outcome
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
