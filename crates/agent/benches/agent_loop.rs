@@ -1,8 +1,9 @@
 //! Agent-loop benchmarks.
 //!
-//! - Loop overhead per iteration: executions with the scripted provider calling the testbed's
-//!   `echo` over a warm pool, 1 turn vs 11 turns; the overhead is the difference per extra
-//!   turn minus one raw pool call of `echo` (printed as a derived figure).
+//! - Loop overhead per iteration: executions with the scripted provider, 1 turn vs 11 turns
+//!   each calling an in-process tool (so that pipe latency does not blur it); the overhead is
+//!   the difference per extra turn (printed as a derived figure). The same with the testbed's
+//!   `echo` over a warm pool, and one raw pool call of `echo`, for comparison.
 //! - 1000 concurrent executions against the fake model server (a separate process, so its
 //!   memory is not counted) and one testbed server: throughput, and peak RSS growth of this
 //!   process per concurrent execution (sampled from `/proc/self/status`).
@@ -18,12 +19,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use toolbridge::CustomTools;
 use toolbridge::pool::{CallOptions, Pool};
 use toolbridge_agent::{AgentLoopOptions, register};
 use toolbridge_providers::ProviderEnv;
-use toolbridge_runtime::{RuntimeDeps, RuntimeExecutionContext, RuntimeHandle, RuntimeRegistry, RuntimeType};
+use toolbridge_runtime::{
+    ControlPlane, ControlPlaneError, ExecutionId, RuntimeDeps, RuntimeExecutionContext, RuntimeHandle, RuntimeRegistry,
+    RuntimeType, Usage,
+};
 
 const EXTRA_TURNS: usize = 10;
 const CONCURRENT: usize = 1000;
@@ -34,12 +40,49 @@ fn binary(name: &str) -> Option<PathBuf> {
     ["release", "debug"].iter().map(|profile| target.join(profile).join(name)).find(|p| p.exists())
 }
 
+/// Keeps nothing (the in-memory control plane would keep every one of the benchmark's
+/// executions, and its memory would be counted against the loop).
+#[derive(Debug)]
+struct Discard;
+
+#[async_trait]
+impl ControlPlane for Discard {
+    async fn cache_metadata(&self, _: &ExecutionId, _: Value) -> Result<(), ControlPlaneError> {
+        Ok(())
+    }
+    async fn get_metadata(&self, _: &ExecutionId) -> Result<Option<Value>, ControlPlaneError> {
+        Ok(None)
+    }
+    async fn cache_agent_data(&self, _: &str, _: Value) -> Result<(), ControlPlaneError> {
+        Ok(())
+    }
+    async fn get_cached_data(&self, _: &str) -> Result<Option<Value>, ControlPlaneError> {
+        Ok(None)
+    }
+    async fn report_usage(&self, _: &ExecutionId, _: &Usage) -> Result<(), ControlPlaneError> {
+        Ok(())
+    }
+    async fn get_usage(&self, _: &ExecutionId) -> Result<Option<Usage>, ControlPlaneError> {
+        Ok(None)
+    }
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Message {
+    message: String,
+}
+
 fn runtime(pool: &Pool, openai_base_url: Option<String>) -> RuntimeHandle {
     let mut options = AgentLoopOptions::new(pool.clone());
     options.provider_env = ProviderEnv::for_base_urls(openai_base_url, None);
+    let local = CustomTools::new("local").tool("echo", "Echoes the message", |p: Message| async move {
+        Ok::<_, std::convert::Infallible>(format!("Echo: {}", p.message))
+    });
+    options.custom_sources.push(Arc::new(local));
     let mut registry = RuntimeRegistry::new();
     register(&mut registry, options).expect("register the agent loop");
-    registry.create(&RuntimeType::new("default"), RuntimeDeps::default(), None).expect("create the agent loop")
+    let deps = RuntimeDeps::new(Arc::new(Discard));
+    registry.create(&RuntimeType::new("default"), deps, None).expect("create the agent loop")
 }
 
 fn servers(testbed: &Path) -> serde_json::Map<String, Value> {
@@ -48,10 +91,10 @@ fn servers(testbed: &Path) -> serde_json::Map<String, Value> {
     servers
 }
 
-/// A transcript of `tool_turns` turns each calling `echo`, then a final answer.
-fn transcript(dir: &Path, name: &str, tool_turns: usize) -> PathBuf {
+/// A transcript of `tool_turns` turns each calling `tool`, then a final answer.
+fn transcript(dir: &Path, name: &str, tool: &str, tool_turns: usize) -> PathBuf {
     let mut turns: Vec<Value> = (0..tool_turns)
-        .map(|i| json!({"tool_calls": [{"name": "testbed__echo", "arguments": {"message": format!("m{i}")}}]}))
+        .map(|i| json!({"tool_calls": [{"name": tool, "arguments": {"message": format!("m{i}")}}]}))
         .collect();
     turns.push(json!({"content": "done"}));
     let path = dir.join(name);
@@ -83,15 +126,22 @@ fn loop_overhead(c: &mut Criterion) {
     };
     let tokio = tokio::runtime::Runtime::new().expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let one = format!("scripted:{}", transcript(dir.path(), "one.json", 0).display());
-    let many = format!("scripted:{}", transcript(dir.path(), "many.json", EXTRA_TURNS).display());
+    let model = |name: &str, tool: &str, turns: usize| {
+        format!("scripted:{}", transcript(dir.path(), name, tool, turns).display())
+    };
+    let one = model("one.json", "local__echo", 0);
+    let local = model("local.json", "local__echo", EXTRA_TURNS);
+    let mcp = model("mcp.json", "testbed__echo", EXTRA_TURNS);
     let pool = Pool::default();
     let runtime = runtime(&pool, None);
-    tokio.block_on(execute(&runtime, &many, &testbed)); // warm: the server is started once
+    tokio.block_on(execute(&runtime, &mcp, &testbed)); // warm: the server is started once
 
     c.bench_function("execution, scripted, 1 turn", |b| b.to_async(&tokio).iter(|| execute(&runtime, &one, &testbed)));
-    c.bench_function("execution, scripted, 11 turns with an echo call each", |b| {
-        b.to_async(&tokio).iter(|| execute(&runtime, &many, &testbed));
+    c.bench_function("execution, scripted, 11 turns with an in-process tool call each", |b| {
+        b.to_async(&tokio).iter(|| execute(&runtime, &local, &testbed));
+    });
+    c.bench_function("execution, scripted, 11 turns with an MCP echo call each", |b| {
+        b.to_async(&tokio).iter(|| execute(&runtime, &mcp, &testbed));
     });
     let server = toolbridge::config::ServerConfig::stdio("testbed", testbed.display().to_string(), &[]);
     let handle = tokio.block_on(pool.connect(&server)).expect("connect the testbed");
@@ -102,25 +152,18 @@ fn loop_overhead(c: &mut Criterion) {
     c.bench_function("raw pool call of echo", |b| b.to_async(&tokio).iter(raw_call));
 
     // The derived figure, from medians measured back to back.
-    let time = |f: &dyn Fn() -> Duration| median((0..300).map(|_| f()).collect());
     let timed = |model: &str| {
         let started = Instant::now();
         tokio.block_on(execute(&runtime, model, &testbed));
         started.elapsed()
     };
-    let t_one = time(&|| timed(&one));
-    let t_many = time(&|| timed(&many));
-    let t_raw = time(&|| {
-        let started = Instant::now();
-        tokio.block_on(raw_call());
-        started.elapsed()
-    });
-    let per_turn = t_many.saturating_sub(t_one) / EXTRA_TURNS as u32;
+    let t_one = median((0..500).map(|_| timed(&one)).collect());
+    let t_local = median((0..500).map(|_| timed(&local)).collect());
+    let per_turn = t_local.saturating_sub(t_one) / EXTRA_TURNS as u32;
     eprintln!(
-        "loop overhead per iteration: {:.1} µs (extra turn {:.1} µs − raw echo call {:.1} µs; 1-turn execution {:.1} µs)",
-        per_turn.saturating_sub(t_raw).as_secs_f64() * 1e6,
+        "loop overhead per iteration: {:.1} µs (model turn + tool call through the catalogue + call log, \
+         scripted provider, in-process tool; 1-turn execution {:.1} µs)",
         per_turn.as_secs_f64() * 1e6,
-        t_raw.as_secs_f64() * 1e6,
         t_one.as_secs_f64() * 1e6,
     );
     tokio.block_on(pool.shutdown());
@@ -155,7 +198,7 @@ fn concurrent_executions(c: &mut Criterion) {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let (mut server, url) = fake_model(&fake, &transcript(dir.path(), "fake.json", 1));
+    let (mut server, url) = fake_model(&fake, &transcript(dir.path(), "fake.json", "testbed__echo", 1));
     let tokio = tokio::runtime::Runtime::new().expect("tokio runtime");
     let pool = Pool::default();
     let runtime = Arc::new(runtime(&pool, Some(url)));

@@ -78,7 +78,9 @@ pub trait ControlPlane: Send + Sync + Debug {
     }
 }
 
-/// A [`ControlPlane`] kept in memory: for tests, examples and embedding without storage.
+/// A [`ControlPlane`] kept in memory: for tests, examples and embedding without storage. It
+/// keeps every record for the life of the process; long-running embedders should use a real
+/// store (the SQLite one of `toolbridge-store`) or their own implementation.
 #[derive(Debug, Default)]
 pub struct InMemoryControlPlane {
     metadata: Mutex<HashMap<ExecutionId, Value>>,

@@ -214,7 +214,8 @@ impl Connection {
                         // Give the stderr reader a moment to collect the last words.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Err(StartError(format!(
-                            "server {name:?} failed during initialize: {error}{}",
+                            "server {name:?} failed during initialize: {}{}",
+                            tidy_error(&error.to_string()),
                             reason.get().map(|r| format!(": {r}")).unwrap_or_default() + &stderr.suffix()
                         )))
                     }
@@ -231,9 +232,11 @@ impl Connection {
                 let transport = http_transport(name, http)?;
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
                     Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale, reason)),
-                    Ok(Err(error)) => {
-                        Err(StartError(format!("server {name:?} at {}: initialize failed: {error}", http.url)))
-                    }
+                    Ok(Err(error)) => Err(StartError(format!(
+                        "server {name:?} at {}: initialize failed: {}",
+                        http.url,
+                        tidy_error(&error.to_string())
+                    ))),
                     Err(_) => Err(StartError(format!(
                         "server {name:?} at {} did not answer initialize within {limit:?}",
                         http.url
@@ -284,4 +287,28 @@ fn http_transport(
         client,
         StreamableHttpClientTransportConfig::with_uri(config.url.as_str()),
     ))
+}
+
+/// rmcp's transport errors name the transport's full generic type
+/// (`Transport [rmcp::transport::worker::WorkerTransport<…>] error: HTTP 500`); users need
+/// only what went wrong.
+pub(crate) fn tidy_error(text: &str) -> String {
+    const START: &str = "Transport [";
+    const END: &str = "] error: ";
+    let mut text = text.to_owned();
+    while let Some(start) = text.find(START) {
+        let Some(end) = text[start..].find(END) else { break };
+        text.replace_range(start..start + end + END.len(), "");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn transport_type_names_are_dropped() {
+        let raw = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<reqwest::Client>>] \
+                   error: HTTP 500, when send initialize request";
+        assert_eq!(super::tidy_error(raw), "Send message error HTTP 500, when send initialize request");
+    }
 }

@@ -549,7 +549,8 @@ impl ServerHandle {
                 Err(CallError::ServerUnavailable {
                     server: server(),
                     reason: self.slot.config.redact(&format!(
-                        "the connection was lost during the call ({error}){}",
+                        "the connection was lost during the call ({}){}",
+                        connection::tidy_error(&error.to_string()),
                         connection.loss_details()
                     )),
                 })
