@@ -6,6 +6,7 @@
 #   bash scripts/bench-peers.sh            # full counts (~7 min on 2 idle cores)
 #   QUICK=1 bash scripts/bench-peers.sh    # toolbridge only, small counts (a smoke test)
 #   SKIP_CRITERION=1 …                     # without the criterion benches (~10 min less)
+#   H2H_ONLY=1 …                           # only the head-to-head rounds, reusing today's other results
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,32 +21,55 @@ DATE=$(date -u +%Y-%m-%d)
 OUT=$ROOT/target/bench/results-$DATE.jsonl
 mkdir -p "$(dirname "$OUT")"
 if [[ -n ${QUICK:-} ]]; then
+  OUT=$ROOT/target/bench/quick-$DATE.jsonl
   (cd "$PEERS" && "$TB" bench run 200 100) > "$OUT"
   (cd "$PEERS" && .venv/bin/python coldstart.py toolbridge 2 1 seq -- "$TB" bench ready 1 seq) >> "$OUT"
   cat "$OUT"
   exit 0
 fi
 
-# The peers, through their own runner (it writes its results and machine details).
-(cd "$PEERS" && OUT=$ROOT/target/bench/peers-$DATE.jsonl N=$N CONC_N=$CONC_N REPS=$REPS ./run.sh >&2)
-cp "$ROOT/target/bench/peers-$DATE.jsonl" "$OUT"
-cp "$ROOT/target/bench/peers-$DATE.env.txt" "$ROOT/target/bench/results-$DATE.env.txt"
+if [[ -z ${H2H_ONLY:-} ]]; then
+  # The peers, through their own runner (it writes its results and machine details).
+  (cd "$PEERS" && OUT=$ROOT/target/bench/peers-$DATE.jsonl N=$N CONC_N=$CONC_N REPS=$REPS ./run.sh >&2)
+  cp "$ROOT/target/bench/peers-$DATE.jsonl" "$OUT"
+  cp "$ROOT/target/bench/peers-$DATE.env.txt" "$ROOT/target/bench/results-$DATE.env.txt"
 
-# Then toolbridge, same server, same scenarios, right after.
+  # Then toolbridge, same server, same scenarios, right after.
+  cd "$PEERS"
+  "$TB" bench run "$N" "$CONC_N" >> "$OUT"
+  for k_mode in "1 seq" "8 seq" "8 concurrent"; do
+    set -- $k_mode
+    .venv/bin/python coldstart.py toolbridge "$REPS" "$1" "$2" -- "$TB" bench ready "$1" "$2" >> "$OUT"
+  done
+fi
 cd "$PEERS"
-"$TB" bench run "$N" "$CONC_N" >> "$OUT"
-for k_mode in "1 seq" "8 seq" "8 concurrent"; do
-  set -- $k_mode
-  .venv/bin/python coldstart.py toolbridge "$REPS" "$1" "$2" -- "$TB" bench ready "$1" "$2" >> "$OUT"
-done
+
+# Head to head: the raw floor, plain rmcp and toolbridge alternating, ROUNDS times, so that the
+# machine's drift over the minutes of run.sh does not decide the comparison (the goals are
+# judged on the medians of these rounds).
+H2H=$ROOT/target/bench/h2h-$DATE.jsonl
+: > "$H2H"
+RMCP=rust-rmcp/target/release/peer-rust-rmcp
+for round in $(seq "${ROUNDS:-5}"); do
+  echo "[$(date +%T)] head to head, round $round" >&2
+  .venv/bin/python raw_jsonrpc.py bench "$N" >> "$H2H"
+  [[ -x $RMCP ]] && "$RMCP" bench "$N" "$CONC_N" >> "$H2H"
+  "$TB" bench run "$N" "$CONC_N" >> "$H2H"
+  for k_mode in "1 seq" "8 concurrent"; do
+    set -- $k_mode
+    .venv/bin/python coldstart.py baseline-raw-jsonrpc 3 "$1" "$2" -- .venv/bin/python raw_jsonrpc.py ready "$1" "$2" >> "$H2H"
+    [[ -x $RMCP ]] && .venv/bin/python coldstart.py rust-rmcp 3 "$1" "$2" -- "$RMCP" ready "$1" "$2" >> "$H2H"
+    .venv/bin/python coldstart.py toolbridge 3 "$1" "$2" -- "$TB" bench ready "$1" "$2" >> "$H2H"
+  done
+done 2>> "$ROOT/target/bench/h2h-$DATE.stderr"
 cd "$ROOT"
 
 # Criterion: catalogue, naming, validation, agent loop, 1000 concurrent executions.
 CRIT=$ROOT/target/bench/criterion-$DATE.txt
-if [[ -z ${SKIP_CRITERION:-} ]]; then
+if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
   cargo build --release --quiet -p testbed-mcp -p toolbridge-providers --bins
   cargo bench --quiet -p toolbridge --bench catalogue > "$CRIT" 2>&1
   cargo bench --quiet -p toolbridge-agent --bench agent_loop >> "$CRIT" 2>&1
 fi
-python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" > BENCHMARKS.md
+python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md from $OUT" >&2
