@@ -2,7 +2,8 @@
 //!
 //! The handlers are installed when the process starts ([`install`]), so a signal that arrives
 //! while servers are still starting or before a client's handshake is noticed rather than
-//! killing the process by its default action (which would skip the pool's cleanup).
+//! killing the process by its default action (which would skip the pool's cleanup). A second
+//! signal exits at once, for when the cleanup itself is stuck.
 
 use std::sync::OnceLock;
 
@@ -24,12 +25,17 @@ pub(crate) fn install() {
         let handlers = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
         if let (Ok(mut interrupt), Ok(mut term), Ok(mut hangup)) = handlers {
             tokio::spawn(async move {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = term.recv() => {}
-                    _ = hangup.recv() => {}
+                for _ in 0..2 {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                        _ = hangup.recv() => {}
+                    }
+                    if token.is_cancelled() {
+                        force_exit();
+                    }
+                    token.cancel();
                 }
-                token.cancel();
             });
             return;
         }
@@ -39,6 +45,13 @@ pub(crate) fn install() {
             token.cancel();
         }
     });
+}
+
+/// A second signal while the first is being handled (a stuck cleanup): leave now. Servers
+/// still see their stdin close and exit.
+fn force_exit() -> ! {
+    eprintln!("interrupted again; exiting without cleaning up");
+    std::process::exit(130);
 }
 
 /// Resolves once a termination signal has arrived (at once if one already has).

@@ -528,6 +528,29 @@ fn serve_exits_cleanly_on(signal_to_send: Signal) {
     drop(client); // stdin stayed open until now
 }
 
+/// A second signal while the first one's clean shutdown is still under way exits at once.
+#[test]
+fn a_second_signal_exits_at_once() {
+    let env = Env::new();
+    let marker = marker("serve-twice");
+    let mut reaper = Reaper::new(&marker);
+    let (mut child, mut client, server, grandchild) = start_serve(&env, &marker);
+    reaper.track(grandchild, "sleep");
+    let sleep = json!({"name": "testbed__sleep_ms", "arguments": {"ms": 30000}});
+    client.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": sleep}));
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&child, Signal::SIGTERM);
+    let (status, took) = wait_for_exit(&mut child, Duration::from_secs(5)).expect("serve exits");
+    eprintln!("serve: SIGTERM twice -> {status:?} in {took:?}");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    // Its server still sees stdin close and exits.
+    assert!(within(Duration::from_secs(10), || !alive(server)).is_some(), "the server outlived serve");
+    drop(client);
+}
+
 #[test]
 fn serve_stdio_exits_0_on_sigterm_killing_servers_and_grandchildren() {
     serve_exits_cleanly_on(Signal::SIGTERM);
