@@ -168,13 +168,16 @@ pub(crate) enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one agent.
+    /// Show one agent (literal `env`/`headers` values of its MCP servers masked).
     Show {
         /// The agent's name.
         name: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Show `env`/`headers` values as stored.
+        #[arg(long)]
+        reveal: bool,
     },
     /// Delete an agent.
     Delete {

@@ -218,6 +218,24 @@ fn agents_are_created_validated_listed_shown_and_deleted() {
     assert_eq!(code, 0, "{err}");
     let result: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(result["finish_reason"], "stop");
+    // Literal env/header values are masked when shown; references stay readable.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mcp.json");
+    let servers = serde_json::json!({"mcpServers": {
+        "s": {"command": "x", "env": {"TOKEN": "sk-literal-123456", "HOME_REF": "${HOME}"}},
+        "h": {"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer sk-literal-abcdef"}}
+    }});
+    std::fs::write(&config, servers.to_string()).unwrap();
+    let created =
+        env.run(&["agent", "create", "a2", "--model", "scripted:x.json", "--mcp-config", config.to_str().unwrap()]);
+    assert_eq!(created.0, 0, "{}", created.2);
+    for args in [&["agent", "show", "a2", "--json"][..], &["agent", "show", "a2"], &["agent", "list", "--json"]] {
+        let (_, out, _) = env.run(args);
+        assert!(!out.contains("sk-literal"), "{args:?}: {out}");
+        assert!(out.contains("[redacted]") && out.contains("${HOME}"), "{args:?}: {out}");
+    }
+    let (_, out, _) = env.run(&["agent", "show", "a2", "--json", "--reveal"]);
+    assert!(out.contains("sk-literal-123456") && out.contains("Bearer sk-literal-abcdef"), "{out}");
     assert!(env.run(&["agent", "delete", "a1"]).0 == 0);
     let (code, _, err) = env.run(&["agent", "delete", "a1"]);
     assert_eq!(code, 2);

@@ -225,6 +225,51 @@ mod tests {
         assert!(reason.is_none());
     }
 
+    /// Yields its input in the given chunk sizes, as a pipe might.
+    struct Chunked {
+        data: Vec<u8>,
+        sizes: Vec<usize>,
+        at: usize,
+        turn: usize,
+    }
+
+    impl AsyncRead for Chunked {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            let this = &mut *self;
+            let size = this.sizes[this.turn % this.sizes.len()].min(buf.remaining()).min(this.data.len() - this.at);
+            buf.put_slice(&this.data[this.at..this.at + size]);
+            this.at += size;
+            this.turn += 1;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    proptest::proptest! {
+        /// However the bytes are split into reads, the stream fails exactly when some line is
+        /// longer than the limit, and otherwise passes every byte through unchanged.
+        #[test]
+        fn fails_exactly_on_a_long_line(
+            data in proptest::collection::vec(proptest::prop_oneof![9 => proptest::strategy::Just(b'x'), 1 => proptest::strategy::Just(b'\n')], 0..400),
+            sizes in proptest::collection::vec(1usize..64, 1..8),
+            limit in 1usize..40,
+        ) {
+            let longest = data.split(|b| *b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
+            let reason = LossReason::default();
+            let inner = Chunked { data: data.clone(), sizes, at: 0, turn: 0 };
+            let mut reader = LineLimit { inner, limit, line: 0, reason: Arc::clone(&reason) };
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let mut out = Vec::new();
+            let result = runtime.block_on(reader.read_to_end(&mut out));
+            if longest > limit {
+                proptest::prop_assert!(result.is_err());
+                proptest::prop_assert!(reason.get().is_some());
+            } else {
+                proptest::prop_assert!(result.is_ok());
+                proptest::prop_assert_eq!(out, data);
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_line_over_the_limit_fails_with_the_reason() {
         let (result, reason) = read_all(b"ok\n12345678901\n", 10).await;

@@ -43,7 +43,7 @@ pub(crate) async fn run(command: AgentCommand, db: Option<&std::path::Path>, pri
         AgentCommand::List { json } => {
             let agents = store.list_agents().await?;
             if json {
-                print_json(&agents.iter().map(|a| &a.definition).collect::<Vec<_>>());
+                print_json(&agents.iter().map(|a| masked(&a.definition)).collect::<Vec<_>>());
             } else if agents.is_empty() {
                 printer.status("no agents yet; create one with `toolbridge agent create NAME --model ID`");
             } else {
@@ -58,12 +58,15 @@ pub(crate) async fn run(command: AgentCommand, db: Option<&std::path::Path>, pri
                 }
             }
         }
-        AgentCommand::Show { name, json } => {
+        AgentCommand::Show { name, json, reveal } => {
             let agent = store.get_agent(&name).await?.ok_or_else(|| unknown_agent(&name))?;
-            if json {
-                print_json(&agent.definition);
+            let shown = if reveal {
+                serde_json::to_value(&agent.definition).unwrap_or_default()
             } else {
-                print_json(&agent.definition);
+                masked(&agent.definition)
+            };
+            print_json(&shown);
+            if !json {
                 printer.status(&printer.dim(&format!("created {}, updated {}", agent.created_at, agent.updated_at)));
             }
         }
@@ -105,4 +108,35 @@ pub(crate) fn attach_tools(agent: &mut AgentDefinition, tools: &ToolArgs) -> Cli
         agent.policy = Some(read_json_file(path, "policy file")?);
     }
     Ok(())
+}
+
+/// The definition with the literal `env`/`headers` values of its MCP servers masked (`${VAR}`
+/// and `{{VAR}}` references are not secrets and stay readable).
+fn masked(definition: &AgentDefinition) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    match child {
+                        Value::Object(entries) if key == "env" || key == "headers" => {
+                            for entry in entries.values_mut() {
+                                let template = entry.as_str().is_some_and(|s| s.contains("${") || s.contains("{{"));
+                                if !template {
+                                    *entry = Value::String("[redacted]".into());
+                                }
+                            }
+                        }
+                        _ => walk(child),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(definition).unwrap_or_default();
+    if let Some(servers) = value.get_mut("mcp_servers") {
+        walk(servers);
+    }
+    value
 }
