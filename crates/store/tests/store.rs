@@ -18,9 +18,10 @@ fn record(tool: &str, ok: bool) -> ToolCallRecord {
         source: ToolSourceKind::Mcp,
         server: Some("t".into()),
         input: json!({"x": 1}),
-        output: format!("out {tool}"),
+        // A tool echoing its server's credentials, a server quoting them back in an error.
+        output: format!("out {tool}: TOKEN=s3cret-value"),
         success: ok,
-        error: (!ok).then(|| "boom".into()),
+        error: (!ok).then(|| "401: abc123xyz is not a valid key".into()),
         error_type: (!ok).then_some(ToolErrorType::Timeout),
         duration_ms: 3,
         start_time: now,
@@ -97,6 +98,8 @@ async fn executions_are_recorded_with_their_log_and_usage() {
     assert_eq!(full.tool_calls.len(), 2);
     assert_eq!(full.tool_calls[1].error_type, Some(ToolErrorType::Timeout));
     assert_eq!(full.usage.total_tokens, 12);
+    assert_eq!(full.tool_calls[0].output, "out a: TOKEN=[redacted]");
+    assert_eq!(full.tool_calls[1].error.as_deref(), Some("401: [redacted] is not a valid key"));
     assert_eq!(full.summary.tool_calls, 2);
     assert!(matches!(store.get_execution("aaaa").await, Err(StoreError::Ambiguous { .. })));
     assert!(store.get_execution("zzzz").await.unwrap().is_none());
