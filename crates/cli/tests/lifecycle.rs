@@ -404,12 +404,12 @@ fn sigkill_of_run_lets_idle_servers_exit_and_leaves_the_store_usable() {
     assert!(gone.is_some(), "the idle server {server} outlived its parent by 5 s");
     eprintln!("idle server exited {gone:?} after its parent's SIGKILL");
 
-    // The record is written only when an execution ends (ControlPlane::record_execution), so a
-    // SIGKILLed run leaves no row at all — not even a `running` one. Accept either, but never
-    // a finished status for a run that did not finish.
+    // The start of every execution is recorded (`running`, with the pid); the process died, so
+    // it is listed as `interrupted`.
     let list = env.executions();
-    assert!(list.is_empty() || list[0]["status"] == "running", "{list:#?}");
-    eprintln!("store after SIGKILL: {} execution(s)", list.len());
+    assert_eq!(list.len(), 1, "{list:#?}");
+    assert_eq!(list[0]["status"], "interrupted", "{list:#?}");
+    eprintln!("store after SIGKILL: {} execution(s), {}", list.len(), list[0]["status"]);
 
     // The store is not left locked or corrupt: the next run is stored normally.
     let transcript = env.file("ok.json", r#"[{"content": "ok"}]"#);

@@ -285,6 +285,7 @@ impl RuntimeHandle {
             "runtime_type": self.inner.runtime_type,
             "agent_id": context.agent_id,
             "model_id": context.model_id,
+            "prompt": context.prompt.chars().take(2000).collect::<String>(),
             "started_at": Utc::now().to_rfc3339(),
         });
         if let Err(error) = self.inner.deps.control_plane.cache_metadata(&context.execution_id, metadata).await {

@@ -22,15 +22,45 @@ fn status(result: &toolbridge_runtime::RuntimeExecutionResult) -> &'static str {
 
 #[async_trait]
 impl ControlPlane for Store {
+    /// Caches the metadata and, for an execution's start (metadata with `runtime_type` and
+    /// `started_at`, as the runtime handle sends), records it as `running` with this process's
+    /// pid: an execution whose process is killed before it ends still has a record, listed as
+    /// `interrupted`. The final record replaces it.
     async fn cache_metadata(&self, execution_id: &ExecutionId, metadata: Value) -> Result<(), ControlPlaneError> {
         let id = execution_id.to_string();
+        let mut metadata = metadata;
+        let start = match (&metadata["runtime_type"], &metadata["started_at"]) {
+            (Value::String(runtime), Value::String(started)) => Some((
+                runtime.clone(),
+                started.clone(),
+                metadata["agent_id"].as_str().unwrap_or_default().to_owned(),
+                metadata["model_id"].as_str().map(str::to_owned),
+                metadata["prompt"].as_str().unwrap_or_default().chars().take(2000).collect::<String>(),
+            )),
+            _ => None,
+        };
+        if let Value::Object(fields) = &mut metadata {
+            fields.insert("pid".into(), Value::from(std::process::id()));
+        }
         let text = metadata.to_string();
+        let empty_result = serde_json::to_string(&toolbridge_runtime::RuntimeExecutionResult::default())
+            .map_err(|e| ControlPlaneError::new(e.to_string()))?;
         self.with(move |c| {
-            c.execute(
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
                 "INSERT INTO execution_metadata (execution_id, metadata) VALUES (?1, ?2)
                  ON CONFLICT (execution_id) DO UPDATE SET metadata = excluded.metadata",
                 params![id, text],
             )?;
+            if let Some((runtime, started, agent, model, prompt)) = start {
+                tx.execute(
+                    "INSERT INTO executions (id, agent_id, runtime_type, model, status, finish_reason, prompt, context_summary, result, error, started_at, finished_at, duration_ms)
+                     VALUES (?1, ?2, ?3, ?4, 'running', NULL, ?5, '{}', ?6, NULL, ?7, ?7, 0)
+                     ON CONFLICT (id) DO NOTHING",
+                    params![id, agent, runtime, model, prompt, empty_result, started],
+                )?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await

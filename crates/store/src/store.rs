@@ -29,7 +29,7 @@ pub struct StoredAgent {
 pub struct ExecutionFilter {
     /// Only this agent's.
     pub agent: Option<String>,
-    /// Only this status (`success`, `error`, `cancelled`).
+    /// Only this status (`success`, `error`, `cancelled`, `running`, `interrupted`).
     pub status: Option<String>,
     /// How many (default 20).
     pub limit: Option<usize>,
@@ -46,7 +46,8 @@ pub struct ExecutionSummary {
     pub runtime_type: String,
     /// The model.
     pub model: Option<String>,
-    /// `success`, `error` or `cancelled`.
+    /// `success`, `error` or `cancelled`; `running` while its process lives, `interrupted` when
+    /// that process died before the execution ended (its record is then the start only).
     pub status: String,
     /// The finish reason.
     pub finish_reason: Option<String>,
@@ -252,10 +253,19 @@ impl Store {
                  ORDER BY e.started_at DESC LIMIT ?3"
             ))?;
             let limit = i64::try_from(filter.limit.unwrap_or(20)).unwrap_or(i64::MAX);
+            // `running` and `interrupted` are both stored as `running` (see `settled_status`).
+            let stored_status = match filter.status.as_deref() {
+                Some("interrupted") => Some("running"),
+                other => other,
+            };
             let rows = statement
-                .query_map(params![filter.agent, filter.status, limit], summary_row)?
+                .query_map(params![filter.agent, stored_status, limit], summary_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter().map(to_summary).collect()
+            let summaries = rows.into_iter().map(to_summary).collect::<Result<Vec<_>, _>>()?;
+            Ok(summaries
+                .into_iter()
+                .filter(|s| filter.status.as_ref().is_none_or(|wanted| &s.status == wanted))
+                .collect())
         })
         .await
     }
@@ -335,10 +345,12 @@ impl Store {
 const SUMMARY_SELECT: &str = "SELECT e.id, e.agent_id, e.runtime_type, e.model, e.status, e.finish_reason, e.prompt, e.started_at, e.duration_ms,
         (SELECT COUNT(*) FROM tool_calls t WHERE t.execution_id = e.id),
         COALESCE((SELECT u.total_tokens FROM usage u WHERE u.execution_id = e.id), 0),
-        e.context_summary, e.result
+        e.context_summary, e.result,
+        (SELECT json_extract(m.metadata, '$.pid') FROM execution_metadata m WHERE m.execution_id = e.id)
  FROM executions e";
 
-type SummaryRow = (String, String, String, Option<String>, String, Option<String>, String, String, i64, i64, i64);
+type SummaryRow =
+    (String, String, String, Option<String>, String, Option<String>, String, String, i64, i64, i64, Option<i64>);
 
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     Ok((
@@ -353,11 +365,23 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(13)?,
     ))
 }
 
+/// An execution recorded as started whose process is gone ended without its record: it was
+/// killed (SIGKILL, a crash, power loss).
+fn settled_status(status: String, pid: Option<i64>) -> String {
+    if status != "running" {
+        return status;
+    }
+    let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+    if alive { status } else { "interrupted".to_owned() }
+}
+
 fn to_summary(row: SummaryRow) -> Result<ExecutionSummary, StoreError> {
-    let (id, agent_id, runtime_type, model, status, finish_reason, prompt, started, duration, calls, tokens) = row;
+    let (id, agent_id, runtime_type, model, status, finish_reason, prompt, started, duration, calls, tokens, pid) = row;
+    let status = settled_status(status, pid);
     Ok(ExecutionSummary {
         id,
         agent_id,

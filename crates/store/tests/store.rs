@@ -197,3 +197,29 @@ async fn kill_9_during_writes_leaves_a_consistent_database() {
         .len();
     assert!(written > 0, "the writer wrote something before it was killed");
 }
+
+/// The start of an execution is recorded at once (`running` while this process lives); the
+/// final record replaces it.
+#[tokio::test]
+async fn an_execution_is_recorded_from_its_start() {
+    let store = Store::open_in_memory().unwrap();
+    let start = json!({
+        "runtime_type": "agent_loop", "agent_id": "demo", "model_id": "scripted:x",
+        "prompt": "what is 2+3?", "started_at": Utc::now().to_rfc3339()
+    });
+    store.cache_metadata(&"cccc-1".into(), start).await.unwrap();
+    let listed = store.list_executions(&ExecutionFilter::default()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].status.as_str(), listed[0].prompt.as_str()), ("running", "what is 2+3?"));
+    let running = ExecutionFilter { status: Some("running".into()), ..ExecutionFilter::default() };
+    assert_eq!(store.list_executions(&running).await.unwrap().len(), 1);
+    let shown = store.get_execution("cccc").await.unwrap().unwrap();
+    assert!(shown.tool_calls.is_empty() && shown.summary.status == "running");
+    // Metadata without a start (another caller of the control plane) records no execution.
+    store.cache_metadata(&"dddd-1".into(), json!({"note": 1})).await.unwrap();
+    store_execution(&store, "cccc-1", &result(true, FinishReason::Stop)).await;
+    let listed = store.list_executions(&ExecutionFilter::default()).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].status, "success");
+    assert_eq!(listed[0].tool_calls, 2);
+}
