@@ -474,26 +474,29 @@ fn oversized(value: &Value, limit: usize) -> Option<(usize, String)> {
     struct Counter {
         bytes: usize,
         stop_after: usize,
-        beginning: Vec<u8>,
+        /// Kept only on the second pass, so the common case allocates nothing.
+        beginning: Option<Vec<u8>>,
     }
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.bytes += buf.len();
-            let room = ARGUMENT_PREFIX_BYTES.saturating_sub(self.beginning.len());
-            self.beginning.extend_from_slice(&buf[..room.min(buf.len())]);
+            if let Some(beginning) = &mut self.beginning {
+                let room = ARGUMENT_PREFIX_BYTES.saturating_sub(beginning.len());
+                beginning.extend_from_slice(&buf[..room.min(buf.len())]);
+            }
             if self.bytes > self.stop_after { Err(std::io::Error::other("over the limit")) } else { Ok(buf.len()) }
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut counter = Counter { bytes: 0, stop_after: limit, beginning: Vec::new() };
+    let mut counter = Counter { bytes: 0, stop_after: limit, beginning: None };
     if serde_json::to_writer(&mut counter, value).is_ok() {
         return None;
     }
-    let mut counter = Counter { bytes: 0, stop_after: usize::MAX, beginning: Vec::new() };
+    let mut counter = Counter { bytes: 0, stop_after: usize::MAX, beginning: Some(Vec::new()) };
     let _ = serde_json::to_writer(&mut counter, value);
-    Some((counter.bytes, String::from_utf8_lossy(&counter.beginning).into_owned()))
+    Some((counter.bytes, String::from_utf8_lossy(&counter.beginning.unwrap_or_default()).into_owned()))
 }
 
 /// How much of refused, oversized arguments the call log keeps.

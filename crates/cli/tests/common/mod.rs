@@ -1,0 +1,338 @@
+//! Shared helpers of the lifecycle and secrets tests: an isolated store per test, the built
+//! binaries, processes found by a marker in /proc, signals and waits.
+
+#![allow(dead_code, unused_imports)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant, SystemTime};
+
+use assert_cmd::cargo::CommandCargoExt;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Harness (a trimmed copy of tests/cli.rs's, plus /proc helpers)
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub(crate) fn testbed() -> PathBuf {
+    root().join("target/debug/testbed-mcp")
+}
+
+pub(crate) fn newest_mtime(path: &Path) -> SystemTime {
+    let Ok(meta) = std::fs::metadata(path) else { return SystemTime::UNIX_EPOCH };
+    let own = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    if !meta.is_dir() {
+        return own;
+    }
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| newest_mtime(&entry.path()))
+        .fold(own, SystemTime::max)
+}
+
+/// Builds testbed-mcp when it is missing or may be stale. Unlike tests/cli.rs this skips cargo
+/// when the binary is fresh: nextest runs every test in its own process, and a no-op workspace
+/// build costs seconds each, serialised on the target-dir lock. A stamp written after a build
+/// covers a Cargo.lock that changed without changing the testbed (cargo leaves the binary's
+/// mtime alone then).
+pub(crate) fn ensure_testbed() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let stamp = root().join("target/debug/.testbed-mcp.lifecycle-stamp");
+        let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let fresh = mtime(&testbed()).is_some_and(|built| {
+            built >= newest_mtime(&root().join("mcp-servers/testbed"))
+                && mtime(&stamp).unwrap_or(built).max(built) >= newest_mtime(&root().join("Cargo.lock"))
+        });
+        if fresh {
+            return;
+        }
+        // The workspace's feature set, as the test script builds it (see tests/cli.rs).
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "--workspace", "--bins"])
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = std::fs::write(&stamp, b"");
+    });
+}
+
+/// One isolated store (`TOOLBRIDGE_DB` in its own directory) and a directory for config files.
+pub(crate) struct Env {
+    db: tempfile::TempDir,
+    files: tempfile::TempDir,
+}
+
+impl Env {
+    pub(crate) fn new() -> Self {
+        ensure_testbed();
+        Self { db: tempfile::tempdir().unwrap(), files: tempfile::tempdir().unwrap() }
+    }
+
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        let mut command = Command::cargo_bin("toolbridge").unwrap();
+        command
+            .arg("--color")
+            .arg("never")
+            .args(args)
+            .current_dir(root())
+            .env("TOOLBRIDGE_DB", self.db.path().join("tb.db"))
+            .env_remove("RUST_LOG")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_BASE_URL");
+        command
+    }
+
+    pub(crate) fn output(mut command: Command) -> (i32, String, String) {
+        let output = command.output().unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
+        Self::output(self.cmd(args))
+    }
+
+    pub(crate) fn file(&self, name: &str, content: &str) -> String {
+        let path = self.files.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// An agent config file named after `marker` (so the `toolbridge` command line carries it)
+    /// with a scripted model making `calls` one turn each, the testbed MCP server started with
+    /// `--name marker`, and a `wait__sleep` skill.
+    pub(crate) fn agent(&self, marker: &str, calls: &[(&str, Value)]) -> String {
+        let mut turns: Vec<Value> = calls
+            .iter()
+            .map(|(name, arguments)| json!({"tool_calls": [{"name": name, "arguments": arguments}]}))
+            .collect();
+        turns.push(json!({"content": "never"}));
+        let transcript = self.file(&format!("{marker}-transcript.json"), &Value::Array(turns).to_string());
+        let agent = json!({
+            "name": "lifecycle",
+            "model_id": format!("scripted:{transcript}"),
+            "mcp_servers": {"testbed": {"command": testbed(), "args": ["--name", marker]}},
+            "skills": [{"name": "wait", "type": "sleep", "configuration": {"max_seconds": 30}, "enabled": true}],
+        });
+        self.file(&format!("{marker}.json"), &agent.to_string())
+    }
+
+    pub(crate) fn executions(&self) -> Vec<Value> {
+        let (code, out, err) = self.run(&["executions", "list", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    }
+
+    pub(crate) fn show(&self, id: &str) -> (String, Value) {
+        let (code, out, err) = self.run(&["executions", "show", id, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let value = serde_json::from_str(&out).unwrap();
+        (out, value)
+    }
+
+    /// The raw bytes of the store: the database and its WAL/SHM files.
+    pub(crate) fn store_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self.db.path()).unwrap().flatten() {
+            bytes.extend(std::fs::read(entry.path()).unwrap_or_default());
+        }
+        bytes
+    }
+}
+
+pub(crate) fn marker(test: &str) -> String {
+    format!("lc-{test}-{}", std::process::id())
+}
+
+/// (state, ppid) of a process, from /proc; `None` once it is gone.
+pub(crate) fn stat(pid: i32) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = text.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Running or sleeping: not gone, not a zombie (orphans' zombies may linger under a PID 1 that
+/// does not reap).
+pub(crate) fn alive(pid: i32) -> bool {
+    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+pub(crate) fn cmdline(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+pub(crate) fn pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .collect()
+}
+
+/// Live processes whose command line holds `marker` (toolbridge itself and its servers).
+pub(crate) fn processes_with(marker: &str) -> Vec<i32> {
+    pids().into_iter().filter(|&pid| cmdline(pid).contains(marker) && alive(pid)).collect()
+}
+
+/// Live testbed servers started with `--name marker`.
+pub(crate) fn servers(marker: &str) -> Vec<i32> {
+    processes_with(marker).into_iter().filter(|&pid| cmdline(pid).contains("testbed-mcp")).collect()
+}
+
+pub(crate) fn children_of(parent: i32) -> Vec<i32> {
+    pids().into_iter().filter(|&pid| stat(pid).is_some_and(|(_, ppid)| ppid == parent) && alive(pid)).collect()
+}
+
+/// Polls `done` every 20 ms for up to `limit`; how long it took, or `None`.
+pub(crate) fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    loop {
+        if done() {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub(crate) fn signal(child: &Child, signal: Signal) {
+    kill(Pid::from_raw(i32::try_from(child.id()).unwrap()), signal).unwrap();
+}
+
+/// Waits for `child` for up to `limit`: its status and how long it took, or `None` (it is left
+/// running; the [`Reaper`] takes it).
+pub(crate) fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<(ExitStatus, Duration)> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status, started.elapsed()));
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The lines of a child's pipe, read by a thread.
+pub(crate) fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Reads lines until one matches, for up to `limit`; every line read is appended to `seen`.
+pub(crate) fn wait_for_line(
+    rx: &Receiver<String>,
+    limit: Duration,
+    seen: &mut Vec<String>,
+    matches: impl Fn(&str) -> bool,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                let hit = matches(&line);
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return false,
+        }
+    }
+}
+
+/// The lines still coming from a pipe whose writer exited (bounded, should something else hold
+/// the pipe open).
+pub(crate) fn drain(rx: &Receiver<String>) -> Vec<String> {
+    let mut rest = Vec::new();
+    wait_for_line(rx, Duration::from_secs(2), &mut rest, |_| false);
+    rest
+}
+
+/// Kills, however the test ends, what it may have left behind: every process whose command
+/// line holds the marker, and the tracked grandchildren (re-checked by command line, against
+/// pid reuse). Always by pid, never by name.
+pub(crate) struct Reaper {
+    marker: String,
+    tracked: Vec<(i32, &'static str)>,
+}
+
+impl Reaper {
+    pub(crate) fn new(marker: &str) -> Self {
+        Self { marker: marker.to_owned(), tracked: Vec::new() }
+    }
+
+    pub(crate) fn track(&mut self, pid: i32, needle: &'static str) {
+        self.tracked.push((pid, needle));
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let tracked = self.tracked.iter().filter(|(pid, needle)| alive(*pid) && cmdline(*pid).contains(needle));
+        for pid in processes_with(&self.marker).into_iter().chain(tracked.map(|(pid, _)| *pid)) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Starts `toolbridge run` on `agent` and waits until `tool` has started (its `→` line on
+/// stderr). Returns the child, the marker's single server and the stderr lines so far.
+pub(crate) fn start_run_until(
+    env: &Env,
+    agent: &str,
+    marker: &str,
+    tool: &str,
+) -> (Child, i32, Receiver<String>, Vec<String>) {
+    let mut child =
+        env.cmd(&["run", "--config", agent, "go"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = lines(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let started =
+        wait_for_line(&stderr, Duration::from_secs(20), &mut seen, |l| l.starts_with('→') && l.contains(tool));
+    assert!(started, "{tool} never started; stderr: {seen:#?}");
+    let servers = servers(marker);
+    assert_eq!(servers.len(), 1, "one testbed server expected: {servers:?}");
+    (child, servers[0], stderr, seen)
+}
+
+/// The grandchild (`sleep 3600`) the testbed spawned for `spawn_grandchild`.
+pub(crate) fn grandchild_of(server: i32) -> i32 {
+    let sleeps: Vec<i32> = children_of(server).into_iter().filter(|&pid| cmdline(pid).starts_with("sleep")).collect();
+    assert_eq!(sleeps.len(), 1, "one grandchild expected under {server}: {sleeps:?}");
+    sleeps[0]
+}
