@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sse_stream::SseStream;
@@ -11,6 +10,7 @@ use sse_stream::SseStream;
 use crate::error::ProviderError;
 use crate::http::{Endpoint, RetryPolicy, send};
 use crate::provider::{DeltaStream, ModelProvider};
+use crate::sse::{self, Flow};
 use crate::types::{
     ChatRequest, ChatResponse, FinishKind, Message, StreamDelta, ThinkingBlock, TokenUsage, ToolCall, ToolSchemaDialect,
 };
@@ -263,51 +263,13 @@ impl ModelProvider for AnthropicProvider {
 
     async fn stream(&self, request: &ChatRequest) -> Result<DeltaStream, ProviderError> {
         let response = self.post(&body(request, true), &request.model).await?;
-        let events = Box::pin(SseStream::from_bytes_stream(response.bytes_stream()));
-        let state = (events, TokenUsage::default(), std::collections::VecDeque::new(), false);
-        let stream = futures::stream::unfold(state, |(mut events, mut usage, mut queue, done)| async move {
-            loop {
-                if let Some(delta) = queue.pop_front() {
-                    return Some((Ok(delta), (events, usage, queue, done)));
-                }
-                if done {
-                    return None;
-                }
-                match events.next().await {
-                    None => {
-                        return Some((
-                            Err(ProviderError::Stream("the stream ended before message_stop".into())),
-                            (events, usage, queue, true),
-                        ));
-                    }
-                    Some(Err(e)) => {
-                        return Some((Err(ProviderError::Stream(e.to_string())), (events, usage, queue, true)));
-                    }
-                    Some(Ok(event)) => {
-                        let Some(data) = event.data else { continue };
-                        let value: Value = match serde_json::from_str(&data) {
-                            Ok(value) => value,
-                            Err(e) => {
-                                return Some((
-                                    Err(ProviderError::Stream(format!("invalid event: {e}"))),
-                                    (events, usage, queue, true),
-                                ));
-                            }
-                        };
-                        let mut deltas = Vec::new();
-                        match event_deltas(&value, &mut deltas, &mut usage) {
-                            Ok(stop) => {
-                                queue.extend(deltas);
-                                if stop {
-                                    return queue.pop_front().map(|d| (Ok(d), (events, usage, queue, true)));
-                                }
-                            }
-                            Err(e) => return Some((Err(e), (events, usage, queue, true))),
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Box::pin(stream))
+        let events = SseStream::from_bytes_stream(response.bytes_stream());
+        Ok(Box::pin(sse::deltas(events, TokenUsage::default(), "message_stop", on_data)))
     }
+}
+
+/// One Anthropic stream event; `message_stop` completes the reply.
+fn on_data(data: &str, usage: &mut TokenUsage, deltas: &mut Vec<StreamDelta>) -> Result<Flow, ProviderError> {
+    let value: Value = serde_json::from_str(data).map_err(|e| ProviderError::Stream(format!("invalid event: {e}")))?;
+    Ok(if event_deltas(&value, deltas, usage)? { Flow::Done } else { Flow::More })
 }

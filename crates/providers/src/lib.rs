@@ -15,6 +15,7 @@ mod http;
 mod openai;
 mod provider;
 mod scripted;
+mod sse;
 mod types;
 
 pub use accumulator::StreamAccumulator;

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sse_stream::SseStream;
@@ -11,6 +10,7 @@ use sse_stream::SseStream;
 use crate::error::ProviderError;
 use crate::http::{Endpoint, RetryPolicy, send};
 use crate::provider::{DeltaStream, ModelProvider};
+use crate::sse::{self, Flow};
 use crate::types::{
     ChatRequest, ChatResponse, FinishKind, Message, StreamDelta, TokenUsage, ToolCall, ToolSchemaDialect,
 };
@@ -231,61 +231,20 @@ impl ModelProvider for OpenAiProvider {
     async fn stream(&self, request: &ChatRequest) -> Result<DeltaStream, ProviderError> {
         let response = self.post(&body(request, true), &request.model).await?;
         let events = SseStream::from_bytes_stream(response.bytes_stream());
-        let stream = async_stream_deltas(events);
-        Ok(Box::pin(stream))
+        Ok(Box::pin(sse::deltas(events, None, "[DONE]", on_data)))
     }
 }
 
-fn async_stream_deltas<S>(events: S) -> impl futures::Stream<Item = Result<StreamDelta, ProviderError>> + Send
-where
-    S: futures::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>> + Send + 'static,
-{
-    let state = (Box::pin(events), None::<FinishKind>, std::collections::VecDeque::<StreamDelta>::new(), false);
-    futures::stream::unfold(state, |(mut events, mut finish, mut queue, done)| async move {
-        loop {
-            if let Some(delta) = queue.pop_front() {
-                return Some((Ok(delta), (events, finish, queue, done)));
-            }
-            if done {
-                return None;
-            }
-            match events.next().await {
-                None => {
-                    return Some((
-                        Err(ProviderError::Stream("the stream ended before [DONE]".into())),
-                        (events, finish, queue, true),
-                    ));
-                }
-                Some(Err(e)) => {
-                    return Some((Err(ProviderError::Stream(e.to_string())), (events, finish, queue, true)));
-                }
-                Some(Ok(event)) => {
-                    let Some(data) = event.data else { continue };
-                    if data.trim() == "[DONE]" {
-                        queue.push_back(StreamDelta::Finish(finish.take().unwrap_or_default()));
-                        return queue.pop_front().map(|delta| (Ok(delta), (events, finish, queue, true)));
-                    }
-                    match serde_json::from_str::<Value>(&data) {
-                        Ok(chunk) => {
-                            if let Some(message) = chunk.pointer("/error/message").and_then(Value::as_str) {
-                                return Some((
-                                    Err(ProviderError::Stream(message.to_owned())),
-                                    (events, finish, queue, true),
-                                ));
-                            }
-                            let mut deltas = Vec::new();
-                            chunk_deltas(&chunk, &mut deltas, &mut finish);
-                            queue.extend(deltas);
-                        }
-                        Err(e) => {
-                            return Some((
-                                Err(ProviderError::Stream(format!("invalid chunk: {e}"))),
-                                (events, finish, queue, true),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    })
+/// One OpenAI stream event: a chunk of deltas, an error, or `[DONE]`.
+fn on_data(data: &str, finish: &mut Option<FinishKind>, deltas: &mut Vec<StreamDelta>) -> Result<Flow, ProviderError> {
+    if data.trim() == "[DONE]" {
+        deltas.push(StreamDelta::Finish(finish.take().unwrap_or_default()));
+        return Ok(Flow::Done);
+    }
+    let chunk: Value = serde_json::from_str(data).map_err(|e| ProviderError::Stream(format!("invalid chunk: {e}")))?;
+    if let Some(message) = chunk.pointer("/error/message").and_then(Value::as_str) {
+        return Err(ProviderError::Stream(message.to_owned()));
+    }
+    chunk_deltas(&chunk, deltas, finish);
+    Ok(Flow::More)
 }
