@@ -267,6 +267,26 @@ fn halves(text: &str) -> [&str; 2] {
     [&text[..middle], &text[middle..]]
 }
 
+/// The reply a request gets: a turn (and, for a cut stream, after how many events to cut
+/// it), or a whole error response.
+async fn turn_for(state: &FakeState, body: &Value) -> Result<(FakeTurn, Option<usize>), Response> {
+    match resolve(state, body).await {
+        FakeStep::Turn(turn) => Ok((turn, None)),
+        FakeStep::Error { status, body, retry_after } => Err(error_response(status, body, retry_after)),
+        FakeStep::InvalidJson => {
+            Err((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{not json").into_response())
+        }
+        FakeStep::CutStream { after_events } => Ok((
+            FakeTurn {
+                tool_calls: vec![FakeToolCall { name: "cut".into(), arguments: "{\"never\": \"finished\"}".into() }],
+                ..FakeTurn::default()
+            },
+            Some(after_events),
+        )),
+        FakeStep::Delay { .. } => Err(unreachable_delay()),
+    }
+}
+
 async fn openai(State(state): State<Arc<FakeState>>, body: String) -> Response {
     let Ok(body) = serde_json::from_str::<Value>(&body) else {
         return error_response(400, json!({"error": {"message": "request body is not JSON"}}).to_string(), None);
@@ -274,20 +294,9 @@ async fn openai(State(state): State<Arc<FakeState>>, body: String) -> Response {
     state.record(&body);
     let stream = body["stream"].as_bool().unwrap_or(false);
     let model = body["model"].as_str().unwrap_or("fake").to_owned();
-    let (turn, cut) = match resolve(&state, &body).await {
-        FakeStep::Turn(turn) => (turn, None),
-        FakeStep::Error { status, body, retry_after } => return error_response(status, body, retry_after),
-        FakeStep::InvalidJson => {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{not json").into_response();
-        }
-        FakeStep::CutStream { after_events } => (
-            FakeTurn {
-                tool_calls: vec![FakeToolCall { name: "cut".into(), arguments: "{\"never\": \"finished\"}".into() }],
-                ..FakeTurn::default()
-            },
-            Some(after_events),
-        ),
-        FakeStep::Delay { .. } => return unreachable_delay(),
+    let (turn, cut) = match turn_for(&state, &body).await {
+        Ok(turn) => turn,
+        Err(response) => return response,
     };
     let (input, output) = usage_of(&turn, &body);
     let calls: Vec<Value> = turn
@@ -348,20 +357,9 @@ async fn anthropic(State(state): State<Arc<FakeState>>, body: String) -> Respons
     state.record(&body);
     let stream = body["stream"].as_bool().unwrap_or(false);
     let model = body["model"].as_str().unwrap_or("fake").to_owned();
-    let (turn, cut) = match resolve(&state, &body).await {
-        FakeStep::Turn(turn) => (turn, None),
-        FakeStep::Error { status, body, retry_after } => return error_response(status, body, retry_after),
-        FakeStep::InvalidJson => {
-            return (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{not json").into_response();
-        }
-        FakeStep::CutStream { after_events } => (
-            FakeTurn {
-                tool_calls: vec![FakeToolCall { name: "cut".into(), arguments: "{\"never\": 1}".into() }],
-                ..FakeTurn::default()
-            },
-            Some(after_events),
-        ),
-        FakeStep::Delay { .. } => return unreachable_delay(),
+    let (turn, cut) = match turn_for(&state, &body).await {
+        Ok(turn) => turn,
+        Err(response) => return response,
     };
     let (input, output) = usage_of(&turn, &body);
     let stop = if turn.tool_calls.is_empty() { "end_turn" } else { "tool_use" };
