@@ -1,32 +1,14 @@
 //! End to end: the built `toolbridge` binary through every subcommand, good and bad input.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+mod common;
 
-/// Builds testbed-mcp once (the fixtures point at target/debug/testbed-mcp).
-fn ensure_testbed() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Always ask cargo (with the workspace's feature set, as the test script builds it): a
-        // no-op when fresh, a rebuild when the testbed changed.
-        {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-q", "--workspace", "--bins"])
-                .current_dir(root())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-    });
-}
+use common::{ensure_testbed, root};
 
 struct Env {
     db: tempfile::TempDir,

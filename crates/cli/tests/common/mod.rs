@@ -1,4 +1,4 @@
-//! Shared helpers of the lifecycle and secrets tests: an isolated store per test, the built
+//! Shared helpers of the CLI tests (cli, lifecycle, secrets): an isolated store per test, the built
 //! binaries, processes found by a marker in /proc, signals and waits.
 
 #![allow(dead_code, unused_imports)]
