@@ -13,8 +13,8 @@ ROOT=$PWD
 PEERS=$(cd "${TOOLBRIDGE_SHARED:-../shared}/peers-bench" && pwd)
 N=${N:-2000} CONC_N=${CONC_N:-1000} REPS=${REPS:-5}
 
-cargo build --release --quiet -p toolbridge-cli
-TB=$ROOT/target/release/toolbridge
+cargo build --release --quiet -p toolbridge-bench
+TB=$ROOT/target/release/toolbridge-bench
 bash "$PEERS/setup.sh" >&2
 
 DATE=$(date -u +%Y-%m-%d)
@@ -22,8 +22,8 @@ OUT=$ROOT/target/bench/results-$DATE.jsonl
 mkdir -p "$(dirname "$OUT")"
 if [[ -n ${QUICK:-} ]]; then
   OUT=$ROOT/target/bench/quick-$DATE.jsonl
-  (cd "$PEERS" && "$TB" bench run 200 100) > "$OUT"
-  (cd "$PEERS" && .venv/bin/python coldstart.py toolbridge 2 1 seq -- "$TB" bench ready 1 seq) >> "$OUT"
+  (cd "$PEERS" && "$TB" run 200 100) > "$OUT"
+  (cd "$PEERS" && .venv/bin/python coldstart.py toolbridge 2 1 seq -- "$TB" ready 1 seq) >> "$OUT"
   cat "$OUT"
   exit 0
 fi
@@ -36,10 +36,10 @@ if [[ -z ${H2H_ONLY:-} ]]; then
 
   # Then toolbridge, same server, same scenarios, right after.
   cd "$PEERS"
-  "$TB" bench run "$N" "$CONC_N" >> "$OUT"
+  "$TB" run "$N" "$CONC_N" >> "$OUT"
   for k_mode in "1 seq" "8 seq" "8 concurrent"; do
     set -- $k_mode
-    .venv/bin/python coldstart.py toolbridge "$REPS" "$1" "$2" -- "$TB" bench ready "$1" "$2" >> "$OUT"
+    .venv/bin/python coldstart.py toolbridge "$REPS" "$1" "$2" -- "$TB" ready "$1" "$2" >> "$OUT"
   done
 fi
 cd "$PEERS"
@@ -54,12 +54,12 @@ for round in $(seq "${ROUNDS:-5}"); do
   echo "[$(date +%T)] head to head, round $round" >&2
   .venv/bin/python raw_jsonrpc.py bench "$N" >> "$H2H"
   [[ -x $RMCP ]] && "$RMCP" bench "$N" "$CONC_N" >> "$H2H"
-  "$TB" bench run "$N" "$CONC_N" >> "$H2H"
+  "$TB" run "$N" "$CONC_N" >> "$H2H"
   for k_mode in "1 seq" "8 concurrent"; do
     set -- $k_mode
     .venv/bin/python coldstart.py baseline-raw-jsonrpc 3 "$1" "$2" -- .venv/bin/python raw_jsonrpc.py ready "$1" "$2" >> "$H2H"
     [[ -x $RMCP ]] && .venv/bin/python coldstart.py rust-rmcp 3 "$1" "$2" -- "$RMCP" ready "$1" "$2" >> "$H2H"
-    .venv/bin/python coldstart.py toolbridge 3 "$1" "$2" -- "$TB" bench ready "$1" "$2" >> "$H2H"
+    .venv/bin/python coldstart.py toolbridge 3 "$1" "$2" -- "$TB" ready "$1" "$2" >> "$H2H"
   done
 done 2>> "$ROOT/target/bench/h2h-$DATE.stderr"
 cd "$ROOT"

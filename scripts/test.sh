@@ -15,7 +15,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build binaries used by the tests"
-cargo build --workspace --bins --locked
+cargo build --workspace --bins --locked --features toolbridge-providers/fake-server
 
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

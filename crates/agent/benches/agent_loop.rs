@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use toolbridge::CustomTools;
-use toolbridge::pool::{CallOptions, Pool};
+use toolbridge::config::McpServers;
+use toolbridge::{Pool, PoolCallOptions as CallOptions, ToolTable};
 use toolbridge_agent::{AgentLoopOptions, register};
 use toolbridge_providers::ProviderEnv;
 use toolbridge_runtime::{
@@ -75,20 +75,18 @@ struct Message {
 fn runtime(pool: &Pool, openai_base_url: Option<String>) -> RuntimeHandle {
     let mut options = AgentLoopOptions::new(pool.clone());
     options.provider_env = ProviderEnv::for_base_urls(openai_base_url, None);
-    let local = CustomTools::new("local").tool("echo", "Echoes the message", |p: Message| async move {
+    let local = ToolTable::new("local").tool("echo", "Echoes the message", |p: Message| async move {
         Ok::<_, std::convert::Infallible>(format!("Echo: {}", p.message))
     });
     options.custom_sources.push(Arc::new(local));
     let mut registry = RuntimeRegistry::new();
     register(&mut registry, options).expect("register the agent loop");
     let deps = RuntimeDeps::new(Arc::new(Discard));
-    registry.create(&RuntimeType::new("default"), deps, None).expect("create the agent loop")
+    registry.create(&RuntimeType::new("default"), deps).expect("create the agent loop")
 }
 
-fn servers(testbed: &Path) -> serde_json::Map<String, Value> {
-    let mut servers = serde_json::Map::new();
-    servers.insert("testbed".into(), json!({"command": testbed, "args": []}));
-    servers
+fn servers(testbed: &Path) -> McpServers {
+    McpServers::from_json(&json!({"testbed": {"command": testbed, "args": []}}), "bench").expect("servers")
 }
 
 /// A transcript of `tool_turns` turns each calling `tool`, then a final answer.
@@ -104,7 +102,7 @@ fn transcript(dir: &Path, name: &str, tool: &str, tool_turns: usize) -> PathBuf 
 
 fn context(model: &str, testbed: &Path) -> RuntimeExecutionContext {
     let mut context = RuntimeExecutionContext::new("go").model(model);
-    context.mcp_servers = Some(servers(testbed));
+    context.mcp_servers = servers(testbed);
     context.runtime_config = Some(json!({"max_iterations": 50}));
     context
 }

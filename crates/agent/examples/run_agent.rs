@@ -9,7 +9,8 @@
 
 use futures::StreamExt;
 use serde_json::json;
-use toolbridge::pool::Pool;
+use toolbridge::Pool;
+use toolbridge::config::{McpServers, parse_skills};
 use toolbridge_agent::{AgentLoopOptions, register};
 use toolbridge_runtime::{
     EventCallback, ExecutionEvent, RuntimeDeps, RuntimeExecutionContext, RuntimeRegistry, RuntimeType,
@@ -23,12 +24,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = Pool::default();
     let mut registry = RuntimeRegistry::new();
     register(&mut registry, AgentLoopOptions::new(pool.clone()))?;
-    let runtime = registry.create(&RuntimeType::new("default"), RuntimeDeps::default(), None)?;
+    let runtime = registry.create(&RuntimeType::new("default"), RuntimeDeps::default())?;
 
     let mut context = RuntimeExecutionContext::new("What is the sum of a and b in numbers.csv?").model(model);
-    context.mcp_servers = json!({"testbed": {"command": "target/debug/testbed-mcp"}}).as_object().cloned();
-    context.skills =
-        vec![json!({"name": "files", "type": "file_system", "configuration": {"base_dir": "fixtures/demo-workspace"}})];
+    context.mcp_servers =
+        McpServers::from_json(&json!({"testbed": {"command": "target/debug/testbed-mcp"}}), "example")?;
+    context.skills = parse_skills(
+        &json!([{"name": "files", "type": "file_system", "configuration": {"base_dir": "fixtures/demo-workspace"}}]),
+        "example",
+    )?;
 
     let events = EventCallback::new(|event| match event {
         ExecutionEvent::ToolStart { tool_name, tool_args, .. } => eprintln!("→ {tool_name} {tool_args}"),

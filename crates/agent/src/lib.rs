@@ -12,10 +12,10 @@
 //! use toolbridge_runtime::{RuntimeDeps, RuntimeExecutionContext, RuntimeRegistry, RuntimeType};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let pool = toolbridge::pool::Pool::new(Default::default());
+//! let pool = toolbridge::Pool::default();
 //! let mut registry = RuntimeRegistry::new();
 //! register(&mut registry, AgentLoopOptions::new(pool.clone()))?;
-//! let runtime = registry.create(&RuntimeType::new("default"), RuntimeDeps::default(), None)?;
+//! let runtime = registry.create(&RuntimeType::new("default"), RuntimeDeps::default())?;
 //! let result = runtime.execute(&RuntimeExecutionContext::new("hi").model("openai:gpt-4o-mini")).await;
 //! println!("{}", result.response);
 //! pool.shutdown().await;
@@ -30,18 +30,18 @@ mod run;
 mod runtime;
 
 pub use config::AgentLoopConfig;
-pub use runtime::{AgentLoopOptions, AgentLoopRuntime};
+pub use runtime::{AgentLoopOptions, AgentLoopRuntime, MODEL_VARIABLE};
 
-use toolbridge_runtime::{RegistryError, RuntimeCapabilities, RuntimeRegistry, RuntimeSpec, RuntimeType};
+use toolbridge_runtime::{RegistryError, RuntimeRegistry, RuntimeSpec, RuntimeType};
 
-/// The registry entry of the agent loop: its description, capabilities and typed config.
+/// The registry entry of the agent loop: its description and typed config.
 pub fn spec(options: AgentLoopOptions) -> RuntimeSpec {
     RuntimeSpec::new(
         RuntimeType::AGENT_LOOP,
         "Tool-calling agent loop over MCP servers and skills (the default runtime)",
-        RuntimeCapabilities::all(),
-        move |_deps, defaults: AgentLoopConfig| Ok(AgentLoopRuntime::new(options.clone(), defaults)),
+        move |_deps| Ok(AgentLoopRuntime::new(options.clone(), AgentLoopConfig::default())),
     )
+    .with_config::<AgentLoopConfig>()
 }
 
 /// Registers the agent loop (as `agent_loop`, which `default` resolves to).

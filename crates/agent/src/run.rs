@@ -7,15 +7,15 @@ use std::sync::Arc;
 use futures::{StreamExt, stream};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
-use toolbridge::call_log::CallLog;
-use toolbridge::catalogue::{CallOptions, Catalogue, RawArguments};
 use toolbridge::schema::SchemaTarget;
+use toolbridge::{CallLog, CallOptions, Catalogue, PreparedCall, RawArguments};
 use toolbridge_providers::{
     ChatRequest, ChatResponse, FinishKind, Message, ModelProvider, RequestOptions, StreamAccumulator, StreamDelta,
     ToolSpec,
 };
 use toolbridge_runtime::{
-    ExecutionEvent, ExecutionScope, FinishReason, RuntimeError, RuntimeExecutionContext, RuntimeExecutionResult, Usage,
+    ExecutionEvent, ExecutionScope, FinishReason, ModelConfig, RuntimeError, RuntimeExecutionContext,
+    RuntimeExecutionResult, Usage,
 };
 use tracing::debug;
 
@@ -32,15 +32,34 @@ pub(crate) struct Prepared {
     pub(crate) metadata: Map<String, Value>,
 }
 
+/// Between the texts of two model turns, in the streamed chunks and in the final response
+/// alike.
+const TURN_SEPARATOR: &str = "\n\n";
+
 /// The state of the loop, kept so that a failure or cancellation still returns everything
 /// done so far.
 struct State {
     log: CallLog,
     usage: Usage,
     tool_messages: Vec<Value>,
+    /// The text of every finished model turn, joined by [`TURN_SEPARATOR`]: what was streamed.
     response: String,
+    /// The text streamed so far (the finished turns' and the current turn's).
     streamed: String,
     iterations: u32,
+}
+
+impl State {
+    /// Adds a finished turn's text to the response.
+    fn add_turn_text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        if !self.response.is_empty() {
+            self.response.push_str(TURN_SEPARATOR);
+        }
+        self.response.push_str(text);
+    }
 }
 
 impl State {
@@ -85,7 +104,7 @@ pub(crate) async fn run(
     partials: Partials,
 ) -> Result<RuntimeExecutionResult, RuntimeError> {
     let mut state = State {
-        log: CallLog::new(),
+        log: scope.call_log().clone(),
         usage: Usage { model_provider: Some(prepared.provider.name().to_owned()), ..Usage::default() },
         tool_messages: Vec::new(),
         response: String::new(),
@@ -111,11 +130,7 @@ pub(crate) async fn run(
         system_prompt,
         messages,
         tools,
-        options: RequestOptions {
-            temperature: config.temperature,
-            max_tokens: config.max_tokens,
-            parallel_tool_calls: config.parallel_tool_calls,
-        },
+        options: request_options(config, ctx.model_config.as_ref()),
     };
     let streaming = partials.is_some();
     let call_options = CallOptions {
@@ -142,9 +157,7 @@ pub(crate) async fn run(
                 return Err(RuntimeError::execution(format!("model call failed: {error}")).with_partial(partial));
             }
         };
-        if !response.content.is_empty() {
-            state.response.clone_from(&response.content);
-        }
+        state.add_turn_text(&response.content);
         let over_budget = config.max_total_tokens.is_some_and(|limit| state.usage.total_tokens >= limit);
         if response.tool_calls.is_empty() {
             break if matches!(response.finish, FinishKind::Length) || over_budget {
@@ -210,8 +223,24 @@ async fn run_tools(
     stream::iter(runs).buffered(prepared.config.max_parallel_tools()).collect().await
 }
 
+/// The sampling settings of every model request: `model_config`'s, else the agent's
+/// `runtime_config`'s.
+fn request_options(config: &AgentLoopConfig, model: Option<&ModelConfig>) -> RequestOptions {
+    let model = model.cloned().unwrap_or_default();
+    RequestOptions {
+        temperature: model.temperature.or(config.temperature),
+        max_tokens: model.max_tokens.or(config.max_tokens),
+        top_p: model.top_p,
+        stop: model.stop,
+        seed: model.seed,
+        presence_penalty: model.presence_penalty,
+        frequency_penalty: model.frequency_penalty,
+        parallel_tool_calls: config.parallel_tool_calls,
+    }
+}
+
 async fn run_one(
-    call: toolbridge::catalogue::PreparedCall<'_>,
+    call: PreparedCall<'_>,
     options: &CallOptions,
     scope: &ExecutionScope,
 ) -> toolbridge_runtime::ToolCallRecord {
@@ -239,10 +268,16 @@ async fn model_call(
     let response = if streaming {
         let mut deltas = prepared.provider.stream(request).await?;
         let mut accumulator = StreamAccumulator::new();
+        let mut turn_has_text = false;
         while let Some(delta) = deltas.next().await {
             let delta = delta?;
             match &delta {
-                StreamDelta::Text(text) => {
+                StreamDelta::Text(text) if !text.is_empty() => {
+                    if !turn_has_text && !state.streamed.is_empty() {
+                        scope.emit(&ExecutionEvent::ContentChunk { text: TURN_SEPARATOR.to_owned() });
+                        state.streamed.push_str(TURN_SEPARATOR);
+                    }
+                    turn_has_text = true;
                     scope.emit(&ExecutionEvent::ContentChunk { text: text.clone() });
                     state.streamed.push_str(text);
                     if let Some(partials) = partials {

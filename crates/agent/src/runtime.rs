@@ -2,14 +2,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use tokio::sync::mpsc;
-use toolbridge::CatalogueBuilder;
-use toolbridge::catalogue::{CatalogueOptions, DEFAULT_MAX_OUTPUT_BYTES};
-use toolbridge::policy::{Policy, PolicyContext};
-use toolbridge::pool::Pool;
+use toolbridge::config::{ProcessEnv, ToolConfig};
 use toolbridge::schema::SchemaTarget;
-use toolbridge::source::ToolSource;
+use toolbridge::{CatalogueBuilder, CatalogueOptions, DEFAULT_MAX_OUTPUT_BYTES, PolicyContext, Pool, ToolSource};
 use toolbridge_providers::{ProviderEnv, ProviderOptions, ToolSchemaDialect, provider_for_model};
 use toolbridge_runtime::{
     ConfigValidator, ExecutionScope, ResultStream, Runtime, RuntimeCapabilities, RuntimeError, RuntimeExecutionContext,
@@ -46,6 +43,20 @@ impl AgentLoopOptions {
     }
 }
 
+/// Where the model comes from: the context's `model_id`, else `TOOLBRIDGE_MODEL`.
+pub(crate) fn model_of(ctx: &RuntimeExecutionContext) -> Option<String> {
+    ctx.model_id
+        .clone()
+        .filter(|m| !m.trim().is_empty())
+        .or_else(|| std::env::var(MODEL_VARIABLE).ok().filter(|m| !m.trim().is_empty()))
+}
+
+/// The variable that gives a model to executions that have none.
+pub const MODEL_VARIABLE: &str = "TOOLBRIDGE_MODEL";
+
+const NO_MODEL: &str = "no model: give the agent a model_id (e.g. `--model openai:gpt-4o-mini`), \
+                        or set TOOLBRIDGE_MODEL";
+
 /// The bundled tool-calling agent loop (`agent_loop`, also what `default` resolves to).
 #[derive(Debug)]
 pub struct AgentLoopRuntime {
@@ -67,10 +78,9 @@ impl AgentLoopRuntime {
 
     async fn prepare(&self, ctx: &RuntimeExecutionContext) -> Result<Prepared, RuntimeError> {
         let config = self.defaults.merged_with(&self.validator.parse(ctx.runtime_config.as_ref())?);
-        let model_id =
-            ctx.model_id.as_deref().ok_or_else(|| RuntimeError::InvalidContext("model_id is required".into()))?;
+        let model_id = model_of(ctx).ok_or_else(|| RuntimeError::InvalidContext(NO_MODEL.into()))?;
         let (provider, model) =
-            provider_for_model(model_id, &self.options.provider_env, self.options.provider_options.clone())
+            provider_for_model(&model_id, &self.options.provider_env, self.options.provider_options.clone())
                 .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
         let target = match provider.schema_dialect() {
             ToolSchemaDialect::OpenAi if config.strict_tools == Some(true) => SchemaTarget::OpenAiStrict,
@@ -78,37 +88,14 @@ impl AgentLoopRuntime {
             ToolSchemaDialect::Anthropic => SchemaTarget::Anthropic,
             ToolSchemaDialect::Gemini => SchemaTarget::Gemini,
         };
-        let servers = match &ctx.mcp_servers {
-            Some(servers) if !servers.is_empty() => {
-                toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), "mcp_servers")
-                    .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
-            }
-            _ => Vec::new(),
-        };
-        let skills = if ctx.skills.is_empty() {
-            Vec::new()
-        } else {
-            toolbridge::skills::parse_skills(&Value::Array(ctx.skills.clone()), "skills")
-                .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
-        };
-        let policy = match ctx.agent_config.as_ref().and_then(|c| c.get("policy")) {
-            Some(policy) => Policy::from_json(policy).map_err(|e| RuntimeError::InvalidContext(e.to_string()))?,
-            None => Policy::allow_all(),
-        };
-        let policy_context = PolicyContext {
-            user_id: ctx.user_id.clone(),
-            user_email: ctx.user_email.clone(),
-            user_roles: ctx.user_roles.clone(),
-            team_id: ctx.team_id.clone(),
-            team_name: ctx.team_name.clone(),
-            environment: ctx.environment.clone(),
-        };
-        let server_count = servers.len();
+        // The tool configuration is typed already; here its templates are expanded.
+        let tools =
+            ToolConfig { mcp_servers: ctx.mcp_servers.clone(), skills: ctx.skills.clone(), policy: ctx.policy.clone() };
         let catalogue = CatalogueBuilder::new(self.options.pool.clone())
-            .servers(servers)
-            .skills(skills)
+            .tools(&tools, "mcp_servers", &ProcessEnv)
+            .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
             .sources(self.options.custom_sources.iter().cloned())
-            .policy(policy, policy_context)
+            .policy_context(PolicyContext::of(ctx))
             .options(CatalogueOptions {
                 max_output_bytes: config.tool_output_limit.unwrap_or(DEFAULT_MAX_OUTPUT_BYTES),
                 ..CatalogueOptions::default()
@@ -118,7 +105,7 @@ impl AgentLoopRuntime {
             .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
         let mut metadata = Map::new();
         metadata.insert("tools_offered".into(), json!(catalogue.len()));
-        metadata.insert("mcp_servers".into(), json!(server_count));
+        metadata.insert("mcp_servers".into(), json!(ctx.mcp_servers.len()));
         if !catalogue.failures().is_empty() {
             metadata.insert("unavailable_sources".into(), json!(catalogue.failures()));
         }
@@ -148,13 +135,8 @@ impl Runtime for AgentLoopRuntime {
         RuntimeCapabilities::all()
     }
 
-    fn validate_config(&self, ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
-        match ctx.model_id.as_deref() {
-            None | Some("") => {
-                Err(RuntimeError::InvalidContext("model_id is required (e.g. openai:gpt-4o-mini)".into()))
-            }
-            Some(_) => Ok(()),
-        }
+    fn requires_model(&self) -> bool {
+        true
     }
 
     async fn execute_impl(

@@ -65,7 +65,7 @@ async fn execute_with_mcp_tools_records_calls_in_order() {
     ]));
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("add", &model);
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let result = runtime.execute(&context).await;
     assert!(result.success, "{result:?}");
     assert_eq!(result.response, "done: slept 50 ms");
@@ -90,10 +90,10 @@ async fn second_execution_reuses_the_pooled_server() {
     );
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("pid", &model);
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let first = runtime.execute(&context).await;
     let mut again = ctx("pid", &model);
-    again.mcp_servers = Some(testbed_servers(&[]));
+    again.mcp_servers = testbed_servers(&[]);
     let second = runtime.execute(&again).await;
     assert!(first.success && second.success);
     assert_eq!(first.response, second.response, "same server process");
@@ -118,7 +118,7 @@ async fn error_handling_keeps_the_tool_log() {
     .unwrap();
     let (runtime, control_plane) = agent_runtime(&pool, &server.openai_base_url());
     let mut context = ctx("x", "openai:test-model");
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let result = runtime.execute(&context).await;
     assert!(!result.success);
     assert_eq!(result.finish_reason, Some(FinishReason::Error));
@@ -135,7 +135,9 @@ async fn missing_model_is_an_error_result() {
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let result = runtime.execute(&RuntimeExecutionContext::new("hi")).await;
     assert!(!result.success);
-    assert!(result.error.unwrap().contains("model_id is required"));
+    let error = result.error.unwrap();
+    assert!(error.contains("no model") && error.contains("TOOLBRIDGE_MODEL"), "says how to give one: {error}");
+    assert!(runtime.requires_model());
 }
 
 #[tokio::test]
@@ -152,7 +154,7 @@ async fn stream_execute_over_http_ends_with_stop_and_usage() {
     .unwrap();
     let (runtime, _) = agent_runtime(&pool, &server.openai_base_url());
     let mut context = ctx("add", "openai:test-model");
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = events.clone();
     let callback = EventCallback::new(move |e| sink.lock().unwrap().push(e.clone()));
@@ -235,7 +237,7 @@ async fn unknown_tools_and_invalid_arguments_are_recovered_from() {
     ]));
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("go", &model);
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let result = runtime.execute(&context).await;
     assert!(result.success, "{result:?}");
     assert_eq!(result.response, "fixed: 5");
@@ -260,7 +262,7 @@ async fn max_iterations_ends_with_tool_use() {
     ]));
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("loop", &model).runtime_config(json!({"max_iterations": 2}));
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let result = runtime.execute(&context).await;
     assert_eq!(result.finish_reason, Some(FinishReason::ToolUse), "{result:?}");
     assert_eq!(result.tool_execution_messages.unwrap().len(), 1);
@@ -277,7 +279,7 @@ async fn cancellation_mid_tool_call() {
     ]));
     let (runtime, control_plane) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("sleep", &model);
-    context.mcp_servers = Some(testbed_servers(&[]));
+    context.mcp_servers = testbed_servers(&[]);
     let id = context.execution_id.clone();
     let task = tokio::spawn({
         let runtime = runtime.clone();
@@ -332,14 +334,18 @@ async fn skills_and_policy_apply() {
     ]));
     let (runtime, _) = agent_runtime(&pool, "http://127.0.0.1:9");
     let mut context = ctx("read", &model);
-    context.mcp_servers = Some(testbed_servers(&[]));
-    context.skills =
-        vec![json!({"name": "files", "type": "file_system", "configuration": {"base_dir": workspace.path()}})];
-    context.agent_config = Some(
-        json!({"policy": {"deny": [{"sources": ["testbed"], "when": {"environments": ["production"]}}]}})
-            .as_object()
-            .unwrap()
-            .clone(),
+    context.mcp_servers = testbed_servers(&[]);
+    context.skills = toolbridge::config::parse_skills(
+        &json!([{"name": "files", "type": "file_system", "configuration": {"base_dir": workspace.path()}}]),
+        "test",
+    )
+    .unwrap();
+    context.policy = Some(
+        toolbridge::config::parse_policy(
+            json!({"deny": [{"sources": ["testbed"], "when": {"environments": ["production"]}}]}),
+            "test",
+        )
+        .unwrap(),
     );
     let result = runtime.execute(&context).await;
     let log = result.tool_execution_messages.unwrap();
@@ -380,4 +386,74 @@ async fn cancellation_mid_model_call() {
     assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
     assert_eq!(control_plane.records().len(), 1);
     server.shutdown().await;
+}
+
+/// `model_config` reaches the provider on every model request, over the agent's
+/// `runtime_config` for the settings both have.
+#[tokio::test]
+async fn model_config_is_sent_with_every_request() {
+    let pool = pool();
+    let server = FakeModelServer::start(FakeConfig {
+        mode: FakeMode::Transcript(vec![tool_turn(&[("testbed__echo", json!({"message": "x"}))]), turn("done")]),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let (runtime, _) = agent_runtime(&pool, &server.openai_base_url());
+    let mut context = ctx("go", "openai:test-model").runtime_config(json!({"temperature": 1.5, "max_tokens": 10}));
+    context.mcp_servers = testbed_servers(&[]);
+    context.model_config =
+        Some(serde_json::from_value(json!({"temperature": 0.25, "top_p": 0.5, "stop": ["END"], "seed": 7})).unwrap());
+    let result = runtime.execute(&context).await;
+    assert!(result.success, "{result:?}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "two model turns");
+    for request in &requests {
+        assert_eq!(request["temperature"], 0.25, "model_config wins over runtime_config: {request}");
+        assert_eq!(request["top_p"], 0.5);
+        assert_eq!(request["stop"], json!(["END"]));
+        assert_eq!(request["seed"], 7);
+        assert_eq!(request["max_tokens"], 10, "runtime_config's own settings still apply");
+    }
+    server.shutdown().await;
+    pool.shutdown().await;
+}
+
+/// What was streamed and the final `response` agree when the model talks in several turns.
+#[tokio::test]
+async fn streamed_text_and_the_final_response_agree_across_turns() {
+    let pool = pool();
+    let first = FakeTurn {
+        content: Some("Let me look.".into()),
+        tool_calls: vec![FakeToolCall { name: "testbed__echo".into(), arguments: json!({"message": "x"}).to_string() }],
+        ..FakeTurn::default()
+    };
+    let server = FakeModelServer::start(FakeConfig {
+        mode: FakeMode::Transcript(vec![first, turn("Done: x.")]),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let (runtime, _) = agent_runtime(&pool, &server.openai_base_url());
+    let mut context = ctx("go", "openai:test-model");
+    context.mcp_servers = testbed_servers(&[]);
+    let streamed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = streamed.clone();
+    let callback = EventCallback::new(move |event| {
+        if let ExecutionEvent::ContentChunk { text } = event {
+            sink.lock().unwrap().push_str(text);
+        }
+    });
+    let chunks: Vec<_> = runtime.stream_execute(context.clone(), Some(callback)).collect().await;
+    let last = chunks.last().unwrap();
+    let streamed = streamed.lock().unwrap().clone();
+    assert_eq!(last.response, streamed, "the result says what was streamed");
+    assert_eq!(last.response, "Let me look.\n\nDone: x.");
+    assert_eq!(chunks[chunks.len() - 2].response, last.response, "the last partial and the result agree");
+    // Not streamed: the same response.
+    let mut again = context;
+    again.execution_id = toolbridge_runtime::ExecutionId::random();
+    assert_eq!(runtime.execute(&again).await.response, "Let me look.\n\nDone: x.");
+    server.shutdown().await;
+    pool.shutdown().await;
 }

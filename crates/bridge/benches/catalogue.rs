@@ -10,12 +10,11 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
-use toolbridge::CatalogueBuilder;
 use toolbridge::config::ServerConfig;
 use toolbridge::naming::NameMap;
-use toolbridge::pool::Pool;
 use toolbridge::schema::{SchemaTarget, normalize};
 use toolbridge::validation::ArgumentValidator;
+use toolbridge::{CatalogueBuilder, Pool};
 
 fn testbed() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

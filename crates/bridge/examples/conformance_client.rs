@@ -8,7 +8,7 @@
 
 use serde_json::json;
 use toolbridge::config::ServerConfig;
-use toolbridge::pool::{CallOptions, Pool, PoolOptions};
+use toolbridge::{Pool, PoolCallOptions as CallOptions, PoolOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

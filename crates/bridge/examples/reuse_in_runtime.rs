@@ -7,23 +7,24 @@
 //! ```
 
 use serde_json::json;
-use toolbridge::catalogue::{CallOptions, RawArguments};
-use toolbridge::config::load_mcp_config;
-use toolbridge::pool::Pool;
-use toolbridge::skills::parse_skills;
-use toolbridge::{CallLog, CatalogueBuilder};
+use toolbridge::config::{ProcessEnv, ToolConfig, load_mcp_config, parse_skills};
+use toolbridge::{CallLog, CallOptions, CatalogueBuilder, Pool, RawArguments};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let servers = load_mcp_config("fixtures/mcp/testbed.json".as_ref())?;
-    let skills = parse_skills(
-        &json!([{"name": "files", "type": "file_system", "configuration": {"base_dir": "fixtures/demo-workspace"}}]),
-        "inline",
-    )?;
+    // Configuration, parsed once into types.
+    let config = ToolConfig {
+        mcp_servers: load_mcp_config("fixtures/mcp/testbed.json".as_ref())?,
+        skills: parse_skills(
+            &json!([{"name": "files", "type": "file_system", "configuration": {"base_dir": "fixtures/demo-workspace"}}]),
+            "inline",
+        )?,
+        policy: None,
+    };
 
     // The pool outlives executions: keep one per process.
     let pool = Pool::default();
-    let catalogue = CatalogueBuilder::new(pool.clone()).servers(servers).skills(skills).build().await?;
+    let catalogue = CatalogueBuilder::new(pool.clone()).tools(&config, "config", &ProcessEnv)?.build().await?;
 
     // Tools in OpenAI's format (Anthropic and Gemini: `catalogue.provider_tools(SchemaTarget::…)`).
     let tools = catalogue.openai_tools(false);

@@ -1,35 +1,64 @@
-//! toolbridge: MCP servers and built-in skills as one tool catalogue.
+//! toolbridge: MCP servers, built-in skills and custom Rust tools as one tool catalogue.
 //!
-//! Module map (each module owns one concept):
-//! - `config`: MCP server configuration formats and templating.
-//! - `pool`: supervised MCP connections shared across executions.
-//! - `naming`, `schema`, `validation`, `content`: catalogue names, provider schema
-//!   normalisation, argument validation, result conversion.
-//! - `skills`: built-in tools (file system, shell, python, file generation, sleep).
+//! A tool call reads top to bottom through the crate:
+//! 1. configuration, typed once ([`config`], re-exported from `toolbridge-config`);
+//! 2. [`CatalogueBuilder`] turns it into [`ToolSource`]s — MCP servers through the shared,
+//!    supervised [`Pool`], skills and custom tools as [`ToolTable`]s — and builds the
+//!    [`Catalogue`]: the index of named tools, judged by the [`Policy`];
+//! 3. [`Catalogue::call`] runs a call through one pipeline: policy → argument validation →
+//!    source → output cap → the execution's [`CallLog`], whose records become
+//!    `tool_execution_messages`.
+//!
+//! Errors along the way are one [`ToolError`], mapped once to the record's `error_type`.
+//! Every child process (a stdio server, a skill's command) has one owner whose drop ends its
+//! whole process group.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use toolbridge::{CallLog, CallOptions, CatalogueBuilder, Pool, RawArguments};
+//! use toolbridge::config::{ProcessEnv, ToolConfig};
+//!
+//! let pool = Pool::default();
+//! let config = ToolConfig::load(Some("mcp.json".as_ref()), None, None)?;
+//! let catalogue = CatalogueBuilder::new(pool.clone()).tools(&config, "mcp.json", &ProcessEnv)?.build().await?;
+//! let log = CallLog::new();
+//! let args = serde_json::json!({"message": "hi"});
+//! let record = catalogue.call(&log, "everything__echo", RawArguments::Value(&args), "call-1", &CallOptions::default()).await;
+//! println!("{}", record.output);
+//! pool.shutdown().await;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
-// -- modules (each helper adds its own `pub mod` lines below) --
-pub mod builder;
-pub mod call_log;
-pub mod catalogue;
-pub mod config;
-pub mod content;
-pub mod mcp_source;
-pub mod naming;
-pub mod policy;
-pub mod pool;
+mod catalogue;
+mod content;
+mod error;
+mod mcp;
+mod policy;
+mod pool;
+mod process;
 pub mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
-pub mod skill_source;
-pub mod skills;
-pub mod source;
+mod skills;
+mod source;
 pub mod validation;
 
-pub use builder::{CatalogueBuilder, CatalogueError};
-pub use call_log::CallLog;
-pub use catalogue::{Catalogue, CatalogueOptions};
-pub use policy::{Policy, PolicyConfig, PolicyContext};
-pub use source::{CustomTools, ToolSource};
-pub use toolbridge_runtime::{ToolCallRecord, ToolErrorType, ToolSourceKind};
+pub use catalogue::builder::{CatalogueBuilder, CatalogueError};
+pub use catalogue::call::{CallOptions, PreparedCall, RawArguments};
+pub use catalogue::naming;
+pub use catalogue::{
+    Catalogue, CatalogueOptions, DEFAULT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_OUTPUT_BYTES, ProviderTool, SourceFailure,
+    ToolInfo,
+};
+pub use error::{Boundary, ToolError};
+pub use policy::{Decision, Policy, PolicyContext, PolicyError};
+pub use pool::{
+    CallOptions as PoolCallOptions, DEFAULT_MAX_MESSAGE_BYTES, Pool, PoolError, PoolOptions, PoolStats, ServerHandle,
+};
+pub use skills::{build_skill, preset};
+pub use source::{CallContext, JsonObject, SourceError, ToolDescriptor, ToolOutput, ToolSource, ToolTable, schema_of};
+/// The typed tool configuration (`toolbridge-config`).
+pub use toolbridge_config as config;
+pub use toolbridge_runtime::{CallLog, ToolCallRecord, ToolErrorType, ToolSourceKind};

@@ -5,12 +5,16 @@
 //! (recorded as `policy_denied`; the tool never runs). The seed's platform only logs
 //! violations; we block.
 //!
-//! Rules:
-//! - a rule is a glob on the catalogue name (`"fs__*"`), or an object
+//! Rules ([`PolicyConfig`], typed in `toolbridge-config`):
+//! - a rule is a glob on tool names (`"fs__*"`), or an object
 //!   `{tools: [glob], sources: [glob], when: {roles, teams, environments, users}}`; a rule with
 //!   neither `tools` nor `sources` covers every tool; every `when` list that is given must
 //!   match (roles: any of the user's roles; teams: the team id or name; users: the user id or
 //!   email);
+//! - a tool glob is matched against the tool's catalogue name *and* its identity,
+//!   `source__original_name` as the source names it: catalogue names are sanitised and may be
+//!   shortened or suffixed on collision, so a rule written for a tool keeps applying to it
+//!   whatever name the catalogue gives it;
 //! - a matching `deny` rule always wins;
 //! - when there are `allow` rules, a tool must match one of them;
 //! - no rules: everything is allowed.
@@ -21,10 +25,11 @@
 //! ```
 
 use globset::{Glob, GlobMatcher};
-use serde::{Deserialize, Serialize};
+use toolbridge_config::{Conditions, PolicyConfig, PolicyRule};
+use toolbridge_runtime::RuntimeExecutionContext;
 
 /// Who runs an execution: the enforcement fields of the execution context.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyContext {
     /// The user's id.
     pub user_id: Option<String>,
@@ -40,67 +45,37 @@ pub struct PolicyContext {
     pub environment: String,
 }
 
-/// Conditions under which a rule applies; every list that is given must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Conditions {
-    /// Applies when the user has any of these roles.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub roles: Vec<String>,
-    /// Applies when the team id or name is one of these.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub teams: Vec<String>,
-    /// Applies in these environments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub environments: Vec<String>,
-    /// Applies to these users (id or email).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub users: Vec<String>,
+impl Default for PolicyContext {
+    /// Nobody in particular, in `production`.
+    fn default() -> Self {
+        Self {
+            user_id: None,
+            user_email: None,
+            user_roles: Vec::new(),
+            team_id: None,
+            team_name: None,
+            environment: "production".to_owned(),
+        }
+    }
 }
 
-/// A rule in its object form.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    /// Globs on catalogue names (`server__tool`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<String>,
-    /// Globs on source names (MCP server or skill names).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<String>,
-    /// When the rule applies.
-    #[serde(default)]
-    pub when: Conditions,
-}
-
-/// A rule: a glob on catalogue names, or a [`RuleSpec`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PolicyRule {
-    /// A glob on catalogue names.
-    Pattern(String),
-    /// A full rule.
-    Rule(RuleSpec),
-}
-
-/// A policy as configured: `{allow: [rule], deny: [rule]}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyConfig {
-    /// Tools allowed (when non-empty, nothing else is).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow: Vec<PolicyRule>,
-    /// Tools denied (always wins).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deny: Vec<PolicyRule>,
+impl PolicyContext {
+    /// The enforcement fields of an execution context.
+    pub fn of(context: &RuntimeExecutionContext) -> Self {
+        Self {
+            user_id: context.user_id.clone(),
+            user_email: context.user_email.clone(),
+            user_roles: context.user_roles.clone(),
+            team_id: context.team_id.clone(),
+            team_name: context.team_name.clone(),
+            environment: context.environment.clone(),
+        }
+    }
 }
 
 /// An invalid policy.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The policy JSON does not have the expected shape.
-    #[error("invalid policy: {0}")]
-    Shape(String),
     /// A glob does not compile.
     #[error("invalid policy glob {pattern:?} in {list}[{index}]: {message}")]
     Glob {
@@ -165,8 +140,10 @@ impl CompiledRule {
         })
     }
 
-    fn applies(&self, tool: &str, source: &str, ctx: &PolicyContext) -> bool {
-        let tool_ok = self.tools.is_empty() || self.tools.iter().any(|g| g.is_match(tool));
+    fn applies(&self, tool: &Identity<'_>, ctx: &PolicyContext) -> bool {
+        let tool_ok =
+            self.tools.is_empty() || self.tools.iter().any(|g| g.is_match(tool.name) || g.is_match(&tool.identity));
+        let source = tool.source;
         let source_ok = self.sources.is_empty() || self.sources.iter().any(|g| g.is_match(source));
         tool_ok && source_ok && conditions_hold(&self.when, ctx)
     }
@@ -204,37 +181,49 @@ impl Policy {
         Ok(Self { allow: compile(&config.allow, "allow")?, deny: compile(&config.deny, "deny")? })
     }
 
-    /// Parses and compiles a policy from JSON (`null` allows everything).
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, PolicyError> {
-        if value.is_null() {
-            return Ok(Self::allow_all());
-        }
-        let config: PolicyConfig =
-            serde_json::from_value(value.clone()).map_err(|e| PolicyError::Shape(e.to_string()))?;
-        Self::compile(&config)
-    }
-
     /// Whether the policy has no rules at all.
     pub fn is_empty(&self) -> bool {
         self.allow.is_empty() && self.deny.is_empty()
     }
 
-    /// Judges one tool, by catalogue name and source name, for the given context.
-    pub fn decide(&self, tool: &str, source: &str, ctx: &PolicyContext) -> Decision {
-        if let Some(rule) = self.deny.iter().find(|r| r.applies(tool, source, ctx)) {
-            return Decision::Deny(format!("tool `{tool}` is denied by policy ({})", rule.label));
+    /// Judges one tool — by catalogue name, source name and its name within the source — for
+    /// the given context.
+    pub fn decide(&self, name: &str, source: &str, original: &str, ctx: &PolicyContext) -> Decision {
+        let tool =
+            Identity { name, source, identity: format!("{source}{}{original}", crate::catalogue::naming::SEPARATOR) };
+        if let Some(rule) = self.deny.iter().find(|r| r.applies(&tool, ctx)) {
+            return Decision::Deny(format!("tool `{name}` is denied by policy ({})", rule.label));
         }
-        if !self.allow.is_empty() && !self.allow.iter().any(|r| r.applies(tool, source, ctx)) {
-            return Decision::Deny(format!("tool `{tool}` is not allowed by any policy allow rule"));
+        if !self.allow.is_empty() && !self.allow.iter().any(|r| r.applies(&tool, ctx)) {
+            return Decision::Deny(format!("tool `{name}` is not allowed by any policy allow rule"));
         }
         Decision::Allow
     }
+}
+
+/// A tool as rules see it.
+struct Identity<'a> {
+    name: &'a str,
+    source: &'a str,
+    /// `source__original_name`, unsanitised.
+    identity: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn from_json(value: serde_json::Value) -> Result<Policy, String> {
+        let config = toolbridge_config::parse_policy(value, "policy.json").map_err(|e| e.to_string())?;
+        Policy::compile(&config).map_err(|e| e.to_string())
+    }
+
+    /// Catalogue names of the form `source__tool`, as most are.
+    fn decide(policy: &Policy, name: &str, source: &str, ctx: &PolicyContext) -> Decision {
+        let original = name.split_once("__").map_or(name, |(_, tool)| tool);
+        policy.decide(name, source, original, ctx)
+    }
 
     fn ctx(roles: &[&str], env: &str) -> PolicyContext {
         PolicyContext {
@@ -247,43 +236,58 @@ mod tests {
 
     #[test]
     fn empty_policy_allows_everything() {
-        assert!(Policy::allow_all().decide("a__b", "a", &ctx(&[], "production")).is_allowed());
-        assert!(Policy::from_json(&serde_json::Value::Null).unwrap().is_empty());
+        assert!(decide(&Policy::allow_all(), "a__b", "a", &ctx(&[], "production")).is_allowed());
+        assert!(from_json(json!({})).unwrap().is_empty());
     }
 
     #[test]
     fn deny_wins_and_allow_lists_restrict() {
-        let policy = Policy::from_json(&json!({
+        let policy = from_json(json!({
             "allow": ["fs__*", {"tools": ["*"], "when": {"roles": ["admin"]}}],
             "deny": [{"sources": ["shell"], "when": {"environments": ["production"]}}, "fs__save_file"]
         }))
         .unwrap();
         let user = ctx(&["dev"], "production");
         let admin = ctx(&["admin"], "production");
-        assert!(policy.decide("fs__read_file", "fs", &user).is_allowed());
-        assert!(!policy.decide("testbed__echo", "testbed", &user).is_allowed());
-        assert!(policy.decide("testbed__echo", "testbed", &admin).is_allowed());
-        let Decision::Deny(reason) = policy.decide("shell__run_command", "shell", &admin) else { panic!() };
+        assert!(decide(&policy, "fs__read_file", "fs", &user).is_allowed());
+        assert!(!decide(&policy, "testbed__echo", "testbed", &user).is_allowed());
+        assert!(decide(&policy, "testbed__echo", "testbed", &admin).is_allowed());
+        let Decision::Deny(reason) = decide(&policy, "shell__run_command", "shell", &admin) else { panic!() };
         assert!(reason.contains("deny[0]"), "{reason}");
-        assert!(policy.decide("shell__run_command", "shell", &ctx(&["admin"], "staging")).is_allowed());
-        assert!(!policy.decide("fs__save_file", "fs", &admin).is_allowed());
+        assert!(decide(&policy, "shell__run_command", "shell", &ctx(&["admin"], "staging")).is_allowed());
+        assert!(!decide(&policy, "fs__save_file", "fs", &admin).is_allowed());
     }
 
     #[test]
     fn team_and_user_conditions() {
-        let policy =
-            Policy::from_json(&json!({"deny": [{"when": {"teams": ["platform"], "users": ["bob"]}}]})).unwrap();
+        let policy = from_json(json!({"deny": [{"when": {"teams": ["platform"], "users": ["bob"]}}]})).unwrap();
         let mut c = ctx(&[], "production");
-        assert!(policy.decide("x__y", "x", &c).is_allowed(), "user condition not met");
+        assert!(decide(&policy, "x__y", "x", &c).is_allowed(), "user condition not met");
         c.user_id = Some("bob".into());
-        assert!(!policy.decide("x__y", "x", &c).is_allowed());
+        assert!(!decide(&policy, "x__y", "x", &c).is_allowed());
     }
 
     #[test]
     fn bad_policies_are_explained() {
-        let err = Policy::from_json(&json!({"deny": ["a[b"]})).unwrap_err();
-        assert!(err.to_string().contains("deny[0]"), "{err}");
-        let err = Policy::from_json(&json!({"alow": []})).unwrap_err();
-        assert!(err.to_string().contains("alow"), "{err}");
+        let err = from_json(json!({"deny": ["a[b"]})).unwrap_err();
+        assert!(err.contains("deny[0]"), "{err}");
+        let err = from_json(json!({"alow": []})).unwrap_err();
+        assert!(err.contains("alow"), "{err}");
+    }
+
+    /// A rule written for a tool follows the tool, not the name the catalogue gave it: with a
+    /// server listing `delete.all` and `delete_all`, both sanitise to `srv__delete_all`; the
+    /// first in sorted order keeps it and `delete_all` becomes `srv__delete_all_4ce12876`.
+    #[test]
+    fn rules_follow_the_tool_identity() {
+        let c = ctx(&[], "production");
+        let dot = ("srv__delete_all", "delete.all");
+        let underscore = ("srv__delete_all_4ce12876", "delete_all");
+        let policy = from_json(json!({"deny": ["srv__delete_all"]})).unwrap();
+        assert!(!policy.decide(underscore.0, "srv", underscore.1, &c).is_allowed(), "the real delete_all is denied");
+        assert!(!policy.decide(dot.0, "srv", dot.1, &c).is_allowed(), "the name is shared: fail closed");
+        let policy = from_json(json!({"deny": ["srv__delete.all"]})).unwrap();
+        assert!(!policy.decide(dot.0, "srv", dot.1, &c).is_allowed());
+        assert!(policy.decide(underscore.0, "srv", underscore.1, &c).is_allowed());
     }
 }

@@ -1,23 +1,28 @@
-//! The seam between the catalogue and where tools come from.
+//! The one seam between the catalogue and where tools come from: [`ToolSource`].
 //!
-//! Three kinds of [`ToolSource`] stand behind it: MCP servers (through the pool), built-in
-//! skills, and custom Rust tools ([`CustomTools`]). A source lists its tools with their input
-//! schemas and runs calls by original tool name; naming, policy, validation, output caps and
-//! the call log are the catalogue's business, written once for all sources.
+//! Two kinds stand behind it: MCP servers (through the pool) and [`ToolTable`]s — typed
+//! async handlers in Rust, which is what the built-in skills are and what custom tools are.
+//! A source lists its tools with their input schemas and runs calls by original tool name;
+//! naming, policy, validation, the output cap and the call log are the catalogue's business,
+//! written once for all sources.
 
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
-use toolbridge_runtime::{ToolErrorType, ToolSourceKind};
+use toolbridge_runtime::ToolSourceKind;
+
+use crate::error::ToolError;
 
 /// A JSON object (a tool's input schema).
 pub type JsonObject = Map<String, Value>;
@@ -40,21 +45,22 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// The call's time limit; `None` means the source's own default.
     pub timeout: Option<Duration>,
-    /// The most output bytes the model may get; sources may stop reading past it.
+    /// The most output bytes the model gets: a source that reads output (a process's pipes)
+    /// need not keep more, and says how much there was in [`ToolOutput::original_bytes`].
     pub max_output_bytes: usize,
 }
 
-/// What a call produced.
+/// What a call produced. The catalogue caps `text` once, to the model's limit.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ToolOutput {
-    /// The text for the model (already capped by the source when it caps itself).
+    /// The text for the model.
     pub text: String,
     /// The tool reported an error (MCP `isError`, a non-zero exit, …).
     pub is_error: bool,
-    /// The text was cut to the cap.
-    pub truncated: bool,
-    /// The size of the output before any cap.
-    pub original_bytes: usize,
+    /// When `text` holds only the beginning of the output, the size of the whole.
+    pub original_bytes: Option<usize>,
+    /// A last line that survives the cap (`exit code 1`).
+    pub trailer: Option<String>,
     /// `structuredContent`, when the tool returned one.
     pub structured: Option<Value>,
 }
@@ -62,54 +68,12 @@ pub struct ToolOutput {
 impl ToolOutput {
     /// A successful text output.
     pub fn text(text: impl Into<String>) -> Self {
-        let text = text.into();
-        Self { original_bytes: text.len(), text, ..Self::default() }
+        Self { text: text.into(), ..Self::default() }
     }
 
     /// A tool-reported error.
     pub fn error(text: impl Into<String>) -> Self {
         Self { is_error: true, ..Self::text(text) }
-    }
-}
-
-/// Why a call did not produce an output.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ToolCallError {
-    /// The source has no such tool.
-    #[error("unknown tool `{0}`")]
-    UnknownTool(String),
-    /// The arguments were refused.
-    #[error("invalid arguments: {0}")]
-    InvalidArguments(String),
-    /// The call was refused (escape attempt, blocked command, disabled operation, policy).
-    #[error("{0}")]
-    Denied(String),
-    /// The call ran out of time.
-    #[error("{0}")]
-    Timeout(String),
-    /// The call was cancelled.
-    #[error("the call was cancelled")]
-    Cancelled,
-    /// The source could not be reached.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The call failed.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl ToolCallError {
-    /// The record's `error_type` for this error.
-    pub fn error_type(&self) -> ToolErrorType {
-        match self {
-            Self::UnknownTool(_) => ToolErrorType::UnknownTool,
-            Self::InvalidArguments(_) => ToolErrorType::InvalidArguments,
-            Self::Denied(_) => ToolErrorType::PolicyDenied,
-            Self::Timeout(_) => ToolErrorType::Timeout,
-            Self::Cancelled => ToolErrorType::Cancelled,
-            Self::Unavailable(_) => ToolErrorType::ServerUnavailable,
-            Self::Failed(_) => ToolErrorType::ToolError,
-        }
     }
 }
 
@@ -132,41 +96,43 @@ pub trait ToolSource: Send + Sync + fmt::Debug {
     fn kind(&self) -> ToolSourceKind;
     /// Its tools.
     async fn list_tools(&self) -> Result<Vec<ToolDescriptor>, SourceError>;
-    /// Runs one call by original tool name. Arguments were validated against the tool's
+    /// Runs one call by original tool name. The arguments were validated against the tool's
     /// schema already.
-    async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolCallError>;
+    async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError>;
 }
 
-type Handler =
-    Arc<dyn Fn(Value, CancellationToken) -> BoxFuture<'static, Result<ToolOutput, ToolCallError>> + Send + Sync>;
+type Handler = Arc<dyn Fn(Value, CallContext) -> BoxFuture<'static, Result<ToolOutput, ToolError>> + Send + Sync>;
 
-struct CustomTool {
+struct TableTool {
     descriptor: ToolDescriptor,
     handler: Handler,
 }
 
-/// Custom Rust tools: typed async functions whose parameter struct derives `JsonSchema` and
-/// `Deserialize`.
+/// Tools as typed async functions: each takes a parameter struct deriving `JsonSchema` and
+/// `Deserialize` (its schema is the tool's input schema). Custom Rust tools and every built-in
+/// skill are tables.
 ///
 /// ```
-/// use toolbridge::CustomTools;
+/// use toolbridge::ToolTable;
 ///
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct Add { a: i64, b: i64 }
 ///
-/// let math = CustomTools::new("math").tool("add", "Adds two integers", |p: Add| async move {
+/// let math = ToolTable::new("math").tool("add", "Adds two integers", |p: Add| async move {
 ///     Ok::<_, std::convert::Infallible>(p.a + p.b)
 /// });
 /// ```
-pub struct CustomTools {
+pub struct ToolTable {
     name: String,
-    tools: Vec<CustomTool>,
+    kind: ToolSourceKind,
+    tools: Vec<TableTool>,
 }
 
-impl fmt::Debug for CustomTools {
+impl fmt::Debug for ToolTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomTools")
+        f.debug_struct("ToolTable")
             .field("name", &self.name)
+            .field("kind", &self.kind)
             .field("tools", &self.tools.iter().map(|t| t.descriptor.name.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -188,16 +154,30 @@ pub fn schema_of<P: JsonSchema>() -> JsonObject {
     }
 }
 
-impl CustomTools {
-    /// An empty source with the given name (the catalogue prefix).
+/// The message of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+impl ToolTable {
+    /// An empty table of custom tools with the given name (the catalogue prefix).
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), tools: Vec::new() }
+        Self { name: name.into(), kind: ToolSourceKind::Custom, tools: Vec::new() }
     }
 
-    /// Adds a tool. The function's output is given to the model as text (strings as they
-    /// are, anything else as JSON); its error becomes a failed call.
+    /// An empty table for a built-in skill.
+    pub(crate) fn skill(name: impl Into<String>) -> Self {
+        Self { kind: ToolSourceKind::Skill, ..Self::new(name) }
+    }
+
+    /// Adds a tool whose output is given to the model as text (strings as they are, anything
+    /// else as JSON); its error becomes a failed call.
     #[must_use]
-    pub fn tool<P, R, E, F, Fut>(mut self, name: impl Into<String>, description: impl Into<String>, function: F) -> Self
+    pub fn tool<P, R, E, F, Fut>(self, name: impl Into<String>, description: impl Into<String>, function: F) -> Self
     where
         P: JsonSchema + DeserializeOwned + Send + 'static,
         R: Serialize,
@@ -205,27 +185,39 @@ impl CustomTools {
         F: Fn(P) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, E>> + Send + 'static,
     {
-        let function = Arc::new(function);
-        let handler: Handler = Arc::new(move |arguments, cancel| {
-            let function = Arc::clone(&function);
-            Box::pin(async move {
-                let params: P =
-                    serde_json::from_value(arguments).map_err(|e| ToolCallError::InvalidArguments(e.to_string()))?;
-                let output = tokio::select! {
-                    output = function(params) => output,
-                    () = cancel.cancelled() => return Err(ToolCallError::Cancelled),
-                };
-                match output {
+        self.handler(name, description, move |params: P, _ctx: CallContext| {
+            let output = function(params);
+            async move {
+                match output.await {
                     Ok(value) => Ok(ToolOutput::text(match serde_json::to_value(value) {
                         Ok(Value::String(text)) => text,
                         Ok(other) => other.to_string(),
-                        Err(e) => return Err(ToolCallError::Failed(format!("could not serialise the output: {e}"))),
+                        Err(e) => return Err(ToolError::failed_with("could not serialise the output", e)),
                     })),
-                    Err(error) => Err(ToolCallError::Failed(error.to_string())),
+                    Err(error) => Err(ToolError::failed(error.to_string())),
                 }
+            }
+        })
+    }
+
+    /// Adds a tool with full control of its output and errors, and the call's context.
+    #[must_use]
+    pub fn handler<P, F, Fut>(mut self, name: impl Into<String>, description: impl Into<String>, function: F) -> Self
+    where
+        P: JsonSchema + DeserializeOwned + Send + 'static,
+        F: Fn(P, CallContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ToolOutput, ToolError>> + Send + 'static,
+    {
+        let function = Arc::new(function);
+        let handler: Handler = Arc::new(move |arguments, ctx| {
+            let function = Arc::clone(&function);
+            Box::pin(async move {
+                let params: P =
+                    serde_json::from_value(arguments).map_err(|e| ToolError::invalid_arguments(e.to_string()))?;
+                function(params, ctx).await
             })
         });
-        self.tools.push(CustomTool {
+        self.tools.push(TableTool {
             descriptor: ToolDescriptor {
                 name: name.into(),
                 description: description.into(),
@@ -235,34 +227,55 @@ impl CustomTools {
         });
         self
     }
+
+    /// The tools' names.
+    pub fn tool_names(&self) -> impl Iterator<Item = &str> {
+        self.tools.iter().map(|t| t.descriptor.name.as_str())
+    }
 }
 
 #[async_trait]
-impl ToolSource for CustomTools {
+impl ToolSource for ToolTable {
     fn name(&self) -> &str {
         &self.name
     }
 
     fn kind(&self) -> ToolSourceKind {
-        ToolSourceKind::Custom
+        self.kind
     }
 
     async fn list_tools(&self) -> Result<Vec<ToolDescriptor>, SourceError> {
         Ok(self.tools.iter().map(|t| t.descriptor.clone()).collect())
     }
 
-    async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolCallError> {
+    /// Runs the handler under the call's time limit and cancellation; a panic in it is a
+    /// failed call, not a crash.
+    async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         let entry = self
             .tools
             .iter()
             .find(|t| t.descriptor.name == tool)
-            .ok_or_else(|| ToolCallError::UnknownTool(tool.to_owned()))?;
-        let call = (entry.handler)(arguments, ctx.cancel.clone());
-        match ctx.timeout {
-            Some(limit) => tokio::time::timeout(limit, call)
-                .await
-                .unwrap_or_else(|_| Err(ToolCallError::Timeout(format!("`{tool}` did not finish within {limit:?}")))),
-            None => call.await,
+            .ok_or_else(|| ToolError::UnknownTool { tool: tool.to_owned() })?;
+        let call = AssertUnwindSafe((entry.handler)(arguments, ctx.clone())).catch_unwind();
+        let call = async {
+            match call.await {
+                Ok(outcome) => outcome,
+                Err(payload) => {
+                    Err(ToolError::failed(format!("the tool panicked: {}", panic_message(payload.as_ref()))))
+                }
+            }
+        };
+        let limit = ctx.timeout;
+        tokio::select! {
+            outcome = async {
+                match limit {
+                    Some(limit) => tokio::time::timeout(limit, call)
+                        .await
+                        .unwrap_or_else(|_| Err(ToolError::Timeout { tool: tool.to_owned(), server: None, limit })),
+                    None => call.await,
+                }
+            } => outcome,
+            () = ctx.cancel.cancelled() => Err(ToolError::Cancelled),
         }
     }
 }

@@ -5,11 +5,12 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use toolbridge::catalogue::{CallOptions, CatalogueOptions, RawArguments};
-use toolbridge::pool::Pool;
+use toolbridge::config::{SkillConfig, SkillSettings, SleepSettings, parse_policy};
 use toolbridge::schema::SchemaTarget;
-use toolbridge::skills::{SkillConfig, SkillKind};
-use toolbridge::{CallLog, CatalogueBuilder, CustomTools, Policy, PolicyContext, ToolErrorType, ToolSourceKind};
+use toolbridge::{
+    CallLog, CallOptions, CatalogueBuilder, CatalogueOptions, Policy, Pool, RawArguments, ToolErrorType,
+    ToolSourceKind, ToolTable,
+};
 
 use common::*;
 
@@ -22,13 +23,8 @@ struct Mul {
 }
 
 async fn catalogue(pool: &Pool, policy: Value, options: CatalogueOptions) -> toolbridge::Catalogue {
-    let sleep = SkillConfig {
-        name: "wait".into(),
-        kind: SkillKind::Sleep,
-        configuration: json!({"max_seconds": 5}),
-        enabled: true,
-    };
-    let math = CustomTools::new("math").tool("mul", "Multiplies", |p: Mul| async move { Ok::<_, String>(p.a * p.b) });
+    let sleep = SkillConfig::new("wait", SkillSettings::Sleep(SleepSettings { max_seconds: Some(5.0) }));
+    let math = ToolTable::new("math").tool("mul", "Multiplies", |p: Mul| async move { Ok::<_, String>(p.a * p.b) });
     CatalogueBuilder::new(pool.clone())
         .servers([
             testbed_server("testbed", &[]),
@@ -36,10 +32,11 @@ async fn catalogue(pool: &Pool, policy: Value, options: CatalogueOptions) -> too
         ])
         .skills([sleep])
         .sources([Arc::new(math) as Arc<dyn toolbridge::ToolSource>])
-        .policy(
-            Policy::from_json(&policy).unwrap(),
-            PolicyContext { environment: "production".into(), ..PolicyContext::default() },
-        )
+        .policy(if policy.is_null() {
+            Policy::allow_all()
+        } else {
+            Policy::compile(&parse_policy(policy, "test").unwrap()).unwrap()
+        })
         .options(options)
         .build()
         .await
@@ -134,5 +131,83 @@ async fn strict_mode_nulls_are_stripped_before_validation() {
     let options = CallOptions { schema_target: Some(SchemaTarget::OpenAiStrict), ..CallOptions::default() };
     let record = cat.call(&log, "testbed__fail", RawArguments::Value(&json!({"message": null})), "s", &options).await;
     assert_eq!(record.output, "the tool failed on purpose", "null for an optional field means absent");
+    pool.shutdown().await;
+}
+
+/// A custom tool that panics is a failed call, not a crashed execution.
+#[tokio::test]
+async fn a_panicking_tool_is_a_failed_call() {
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    struct Nothing {}
+    let broken = ToolTable::new("broken").tool("boom", "Panics", |_: Nothing| async move {
+        if true {
+            panic!("the tool's own bug");
+        }
+        Ok::<_, String>(0)
+    });
+    let cat = CatalogueBuilder::new(Pool::default())
+        .sources([Arc::new(broken) as Arc<dyn toolbridge::ToolSource>])
+        .build()
+        .await
+        .unwrap();
+    let log = CallLog::new();
+    let record = cat.call(&log, "broken__boom", RawArguments::Json("{}"), "p", &CallOptions::default()).await;
+    assert!(!record.success);
+    assert_eq!(record.error_type, Some(ToolErrorType::ToolError));
+    assert!(record.output.contains("the tool panicked: the tool's own bug"), "{}", record.output);
+    assert_eq!(log.records().len(), 1);
+}
+
+/// A 2 MB output is capped once: one note with the true size, and the shell's exit code kept.
+#[tokio::test]
+async fn output_is_capped_once_with_the_true_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let skills = toolbridge::config::parse_skills(
+        &json!([{"name": "sh", "type": "shell", "configuration": {"base_dir": dir.path()}}]),
+        "test",
+    )
+    .unwrap();
+    let cat = CatalogueBuilder::new(Pool::default()).skills(skills).build().await.unwrap();
+    let args = json!({"command": "head -c 2000000 /dev/zero | tr '\\\\0' x"});
+    let record =
+        cat.call(&CallLog::new(), "sh__run_command", RawArguments::Value(&args), "c", &CallOptions::default()).await;
+    assert!(record.success, "{:?}", record.error);
+    assert_eq!(record.error_type, Some(ToolErrorType::OutputTruncated));
+    assert_eq!(record.output.matches("[output truncated").count(), 1, "one note");
+    assert!(
+        record.output.ends_with("\n[output truncated: 100000 of 2000000 bytes shown]\nexit code 0"),
+        "{}",
+        &record.output[record.output.len() - 80..]
+    );
+    assert_eq!(record.metadata["original_bytes"], 2_000_000, "the record states the true size");
+}
+
+#[tokio::test]
+async fn a_skill_and_a_server_with_the_same_name_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let skills = toolbridge::config::parse_skills(
+        &json!([{"name": "testbed", "type": "file_system", "configuration": {"base_dir": dir.path()}}]),
+        "test",
+    )
+    .unwrap();
+    let error = CatalogueBuilder::new(Pool::default())
+        .servers([testbed_server("testbed", &[])])
+        .skills(skills)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("two tool sources are named \"testbed\""), "{error}");
+}
+
+#[tokio::test]
+async fn unknown_tools_get_the_nearest_names_or_how_to_configure_tools() {
+    let pool = Pool::default();
+    let cat = catalogue(&pool, Value::Null, CatalogueOptions::default()).await;
+    let record =
+        cat.call(&CallLog::new(), "testbed__ecko", RawArguments::Json("{}"), "u", &CallOptions::default()).await;
+    assert!(record.output.contains("did you mean `testbed__echo`"), "{}", record.output);
+    let empty = CatalogueBuilder::new(pool.clone()).build().await.unwrap();
+    let record = empty.call(&CallLog::new(), "x__y", RawArguments::Json("{}"), "u", &CallOptions::default()).await;
+    assert!(record.output.contains("no tools are configured"), "{}", record.output);
     pool.shutdown().await;
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use toolbridge::config::ServerConfig;
-use toolbridge::pool::{CallOptions, Pool, PoolOptions};
+use toolbridge::{Pool, PoolCallOptions as CallOptions, PoolOptions};
 
 /// How the server misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +224,7 @@ async fn no_response_headers_on_a_call_times_out_and_sends_cancelled() {
     let handle = pool.connect(&server(&url, Duration::from_secs(5), Duration::from_millis(500))).await.unwrap();
     let started = Instant::now();
     let error = handle.call_tool("echo", args(), CallOptions::default()).await.unwrap_err();
-    assert_eq!(error.kind(), "timeout", "{error}");
+    assert_eq!(error.error_type().as_str(), "timeout", "{error}");
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     pool.shutdown().await;
 }
@@ -237,7 +237,7 @@ async fn a_500_on_a_call_is_an_error_and_the_next_call_works_once_the_server_rec
     let started = Instant::now();
     let error = handle.call_tool("echo", args(), CallOptions::default()).await.unwrap_err();
     let message = error.to_string();
-    eprintln!("500 on a call: {} {message}", error.kind());
+    eprintln!("500 on a call: {} {message}", error.error_type().as_str());
     assert!(message.contains("\"remote\"") && message.contains("500"), "{message}");
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     let result = handle.call_tool("echo", args(), CallOptions::default()).await.unwrap();
@@ -255,8 +255,8 @@ async fn a_stream_dropped_mid_response_is_an_error_not_a_hang() {
     let outcome = handle.call_tool("echo", args(), CallOptions::default()).await;
     let elapsed = started.elapsed();
     let error = outcome.unwrap_err();
-    eprintln!("dropped stream: {} after {elapsed:?}: {error}", error.kind());
-    assert!(matches!(error.kind(), "server_unavailable" | "timeout"), "{error}");
+    eprintln!("dropped stream: {} after {elapsed:?}: {error}", error.error_type().as_str());
+    assert!(matches!(error.error_type().as_str(), "server_unavailable" | "timeout"), "{error}");
     assert!(error.to_string().contains("\"remote\""), "{error}");
     // rmcp retries or waits for a resumption on a cut stream; the call limit bounds it.
     assert!(elapsed < Duration::from_secs(7), "took {elapsed:?}");
@@ -277,7 +277,7 @@ async fn an_oversized_response_is_refused_at_the_limit() {
     eprintln!("40 MB response after {:?}: {:?}", started.elapsed(), outcome.as_ref().map(|r| common::text(r).len()));
     // Refused at rmcp's 16 MiB limit for one HTTP response (as our stdio limit), not buffered.
     let error = outcome.unwrap_err();
-    assert_eq!(error.kind(), "server_unavailable");
+    assert_eq!(error.error_type().as_str(), "server_unavailable");
     assert!(error.to_string().contains("exceeded the maximum size of 16777216 bytes"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     pool.shutdown().await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use toolbridge::config::{SecretValue, ServerConfig, TransportConfig};
-use toolbridge::pool::{CallError, CallOptions, Pool, PoolOptions};
+use toolbridge::{Pool, PoolCallOptions as CallOptions, PoolOptions, ServerHandle, ToolError};
 
 use common::*;
 
@@ -18,14 +18,14 @@ fn args(value: serde_json::Value) -> Option<serde_json::Map<String, serde_json::
     }
 }
 
-async fn pid_of(handle: &toolbridge::pool::ServerHandle) -> i32 {
+async fn pid_of(handle: &ServerHandle) -> i32 {
     let result = handle.call_tool("pid", None, CallOptions::default()).await.expect("pid");
     text(&result).parse().expect("a pid")
 }
 
 /// How many requests the testbed saw cancelled, once it reaches `expected` (the notification
 /// is asynchronous) or after a few seconds.
-async fn cancelled_on_server(handle: &toolbridge::pool::ServerHandle, expected: u64) -> u64 {
+async fn cancelled_on_server(handle: &ServerHandle, expected: u64) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let stats = handle.call_tool("stats", None, CallOptions::default()).await.unwrap();
@@ -91,7 +91,7 @@ async fn crash_mid_call_fails_fast_and_the_next_call_restarts() {
     let before = pid_of(&handle).await;
     let started = Instant::now();
     let error = handle.call_tool("crash", None, CallOptions::default()).await.unwrap_err();
-    assert!(matches!(error, CallError::ServerUnavailable { .. }), "{error}");
+    assert!(matches!(error, ToolError::Unavailable { .. }), "{error}");
     assert!(error.to_string().contains("crashing on request"), "stderr tail in: {error}");
     assert!(started.elapsed() < Duration::from_secs(5), "detected, not waited on");
     let after = pid_of(&handle).await;
@@ -109,7 +109,7 @@ async fn hang_times_out_and_the_hung_server_is_replaced() {
     let started = Instant::now();
     let options = CallOptions { timeout: Some(Duration::from_millis(300)), cancel: None };
     let error = handle.call_tool("hang", None, options).await.unwrap_err();
-    assert!(matches!(error, CallError::Timeout { .. }), "{error}");
+    assert!(matches!(error, ToolError::Timeout { .. }), "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
     // The testbed answers pings while `hang` is pending, so it is not killed: calls still work.
     assert_eq!(
@@ -134,7 +134,7 @@ async fn cancellation_stops_the_wait() {
     let started = Instant::now();
     let options = CallOptions { timeout: None, cancel: Some(cancel) };
     let error = handle.call_tool("sleep_ms", args(json!({"ms": 20000})), options).await.unwrap_err();
-    assert!(matches!(error, CallError::Cancelled { .. }), "{error}");
+    assert!(matches!(error, ToolError::Cancelled), "{error}");
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(
         text(&handle.call_tool("echo", args(json!({"message": "ok"})), CallOptions::default()).await.unwrap()),
@@ -144,7 +144,7 @@ async fn cancellation_stops_the_wait() {
     // A timeout cancels on the server too.
     let options = CallOptions { timeout: Some(Duration::from_millis(200)), cancel: None };
     let error = handle.call_tool("sleep_ms", args(json!({"ms": 20000})), options).await.unwrap_err();
-    assert!(matches!(error, CallError::Timeout { .. }), "{error}");
+    assert!(matches!(error, ToolError::Timeout { .. }), "{error}");
     assert_eq!(cancelled_on_server(&handle, 2).await, 2);
     pool.shutdown().await;
 }
@@ -267,4 +267,22 @@ async fn http_with_a_bearer_header() {
     assert!(handle.list_tools().await.unwrap().iter().any(|t| t.name == "add"));
     pool.shutdown().await;
     child.kill().await.unwrap();
+}
+
+/// A call whose future is dropped mid-call (an execution abandoned after the cancel grace)
+/// counts itself out: the connection is still evicted when idle.
+#[tokio::test]
+async fn a_dropped_call_does_not_keep_its_connection_busy() {
+    let pool = Pool::new(PoolOptions { idle_timeout: Some(Duration::from_millis(300)), ..PoolOptions::default() });
+    let handle = pool.connect(&testbed_server("t", &[])).await.unwrap();
+    let call = handle.call_tool("hang", None, CallOptions::default());
+    // The future is dropped from outside the pool, as an abandoned execution's would be.
+    assert!(tokio::time::timeout(Duration::from_millis(200), call).await.is_err());
+    assert_eq!(handle.in_flight(), 0, "the in-flight count came back down");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.stats().evictions == 0 {
+        assert!(Instant::now() < deadline, "the idle connection was never evicted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pool.shutdown().await;
 }

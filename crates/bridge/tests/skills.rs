@@ -1,21 +1,45 @@
-//! Built-in skills: real files in temporary directories, real processes.
+//! Built-in skills: real files in temporary directories, real processes, called through the
+//! catalogue as a model's calls are.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use toolbridge::skills::{SkillConfig, SkillKind, build_skill, parse_skills, preset};
+use toolbridge::config::parse_skills;
+use toolbridge::{
+    CallLog, CallOptions, Catalogue, CatalogueBuilder, Pool, RawArguments, ToolCallRecord, ToolSource, build_skill,
+    preset,
+};
 
-fn skill(kind: SkillKind, configuration: Value) -> std::sync::Arc<dyn toolbridge::skills::Skill> {
-    build_skill(&SkillConfig { name: "s".into(), kind, configuration, enabled: true }).unwrap()
+/// A catalogue holding one skill named `s`.
+async fn skill(kind: &str, configuration: Value) -> Catalogue {
+    let skills = parse_skills(&json!([{"name": "s", "type": kind, "configuration": configuration}]), "test").unwrap();
+    CatalogueBuilder::new(Pool::default()).skills(skills).build().await.unwrap()
 }
 
-async fn call(
-    s: &std::sync::Arc<dyn toolbridge::skills::Skill>,
-    tool: &str,
-    args: Value,
-) -> Result<toolbridge::skills::SkillOutput, toolbridge::skills::SkillError> {
-    s.call(tool, args, CancellationToken::new()).await
+/// What a call gave back: its text, or its error type.
+#[derive(Debug)]
+struct Outcome(ToolCallRecord);
+
+impl Outcome {
+    fn ok(self) -> ToolCallRecord {
+        assert!(self.0.success || self.0.error_type == Some(toolbridge::ToolErrorType::ToolError), "{:?}", self.0);
+        self.0
+    }
+
+    fn err(self) -> &'static str {
+        assert!(!self.0.success, "{:?}", self.0);
+        self.0.error_type.map_or("none", toolbridge::ToolErrorType::as_str)
+    }
+}
+
+async fn call_with(s: &Catalogue, tool: &str, args: Value, cancel: CancellationToken) -> Outcome {
+    let options = CallOptions { cancel: Some(cancel), ..CallOptions::default() };
+    Outcome(s.call(&CallLog::new(), &format!("s__{tool}"), RawArguments::Value(&args), "id", &options).await)
+}
+
+async fn call(s: &Catalogue, tool: &str, args: Value) -> Outcome {
+    call_with(s, tool, args, CancellationToken::new()).await
 }
 
 #[tokio::test]
@@ -26,23 +50,23 @@ async fn file_system_stays_inside_base_dir() {
     std::fs::write(base.path().join("a.txt"), "alpha").unwrap();
     std::os::unix::fs::symlink(outside.path(), base.path().join("escape")).unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.txt"), base.path().join("link.txt")).unwrap();
-    let fs = skill(SkillKind::FileSystem, json!({"base_dir": base.path()}));
-    assert_eq!(call(&fs, "read_file", json!({"path": "a.txt"})).await.unwrap().text, "alpha");
+    let fs = skill("file_system", json!({"base_dir": base.path()})).await;
+    assert_eq!(call(&fs, "read_file", json!({"path": "a.txt"})).await.ok().output, "alpha");
     for path in ["../secret.txt", "/etc/passwd", "escape/secret.txt", "link.txt", "sub/../../x"] {
-        let error = call(&fs, "read_file", json!({"path": path})).await.unwrap_err();
-        assert_eq!(error.kind(), "policy_denied", "{path}: {error}");
+        let error = call(&fs, "read_file", json!({"path": path})).await.err();
+        assert_eq!(error, "outside_base_dir", "{path}");
     }
-    let error = call(&fs, "save_file", json!({"path": "escape/new.txt", "content": "x"})).await.unwrap_err();
-    assert_eq!(error.kind(), "policy_denied");
+    let error = call(&fs, "save_file", json!({"path": "escape/new.txt", "content": "x"})).await.err();
+    assert_eq!(error, "outside_base_dir");
     assert!(!outside.path().join("new.txt").exists());
-    call(&fs, "save_file", json!({"path": "sub/dir/b.txt", "content": "beta"})).await.unwrap();
+    call(&fs, "save_file", json!({"path": "sub/dir/b.txt", "content": "beta"})).await.ok();
     assert_eq!(std::fs::read_to_string(base.path().join("sub/dir/b.txt")).unwrap(), "beta");
-    let listing = call(&fs, "list_files", json!({"recursive": true})).await.unwrap().text;
+    let listing = call(&fs, "list_files", json!({"recursive": true})).await.ok().output;
     assert!(listing.contains("a.txt") && listing.contains("sub/dir/b.txt"), "{listing}");
     assert!(!listing.contains("secret"), "symlinks out of the base are not followed: {listing}");
-    let found = call(&fs, "search_files", json!({"pattern": "*.txt"})).await.unwrap().text;
+    let found = call(&fs, "search_files", json!({"pattern": "*.txt"})).await.ok().output;
     assert!(found.contains("a.txt") && !found.contains("secret"), "{found}");
-    let found = call(&fs, "search_files", json!({"pattern": "bet", "content": true})).await.unwrap().text;
+    let found = call(&fs, "search_files", json!({"pattern": "bet", "content": true})).await.ok().output;
     assert!(found.contains("sub/dir/b.txt:1"), "{found}");
 }
 
@@ -51,29 +75,24 @@ async fn file_system_caps_and_switches() {
     let base = tempfile::tempdir().unwrap();
     std::fs::write(base.path().join("big.txt"), "x".repeat(5000)).unwrap();
     let fs = skill(
-        SkillKind::FileSystem,
+        "file_system",
         json!({"base_dir": base.path(), "max_read_bytes": 1000, "max_write_bytes": 10, "enable_search_files": false}),
-    );
-    let read = call(&fs, "read_file", json!({"path": "big.txt"})).await.unwrap().text;
+    )
+    .await;
+    let read = call(&fs, "read_file", json!({"path": "big.txt"})).await.ok().output;
     assert!(read.contains("1000 of 5000 bytes shown"), "{}", &read[read.len() - 60..]);
-    assert_eq!(
-        call(&fs, "save_file", json!({"path": "c.txt", "content": "01234567890"})).await.unwrap_err().kind(),
-        "policy_denied"
-    );
-    assert!(!fs.tools().iter().any(|t| t.name == "search_files"));
-    assert_eq!(call(&fs, "search_files", json!({"pattern": "x"})).await.unwrap_err().kind(), "unknown_tool");
-    let ro = skill(SkillKind::FileSystem, json!({"base_dir": base.path(), "enable_save_file": false}));
-    assert_eq!(
-        call(&ro, "save_file", json!({"path": "d.txt", "content": "x"})).await.unwrap_err().kind(),
-        "unknown_tool"
-    );
+    assert_eq!(call(&fs, "save_file", json!({"path": "c.txt", "content": "01234567890"})).await.err(), "policy_denied");
+    assert!(fs.get("s__search_files").is_none());
+    assert_eq!(call(&fs, "search_files", json!({"pattern": "x"})).await.err(), "unknown_tool");
+    let ro = skill("file_system", json!({"base_dir": base.path(), "enable_save_file": false})).await;
+    assert_eq!(call(&ro, "save_file", json!({"path": "d.txt", "content": "x"})).await.err(), "unknown_tool");
 }
 
 #[tokio::test]
 async fn shell_blocks_smuggled_commands() {
     let base = tempfile::tempdir().unwrap();
     std::fs::write(base.path().join("x"), "keep me").unwrap();
-    let shell = skill(SkillKind::Shell, json!({"base_dir": base.path(), "blocked_commands": ["rm"]}));
+    let shell = skill("shell", json!({"base_dir": base.path(), "blocked_commands": ["rm"]})).await;
     for line in [
         "rm x",
         "ls; rm x",
@@ -89,31 +108,28 @@ async fn shell_blocks_smuggled_commands() {
         "find . -name x -exec rm {} ;",
         "eval rm x",
     ] {
-        let error = call(&shell, "run_command", json!({"command": line})).await.unwrap_err();
-        assert_eq!(error.kind(), "policy_denied", "{line:?} was not refused: {error}");
+        let error = call(&shell, "run_command", json!({"command": line})).await.err();
+        assert_eq!(error, "policy_denied", "{line:?} was not refused");
     }
     assert!(base.path().join("x").exists(), "the file survived every attempt");
-    let out = call(&shell, "run_command", json!({"command": "cat x"})).await.unwrap();
-    assert!(out.text.starts_with("keep me") && !out.is_error, "{}", out.text);
-    let allowed = skill(SkillKind::Shell, json!({"base_dir": base.path(), "allowed_commands": ["ls", "echo"]}));
-    assert!(call(&allowed, "run_command", json!({"command": "echo hi | ls"})).await.is_ok());
-    assert_eq!(
-        call(&allowed, "run_command", json!({"command": "echo hi | cat"})).await.unwrap_err().kind(),
-        "policy_denied"
-    );
-    let failed = call(&allowed, "run_command", json!({"command": "ls /no/such/dir"})).await.unwrap();
-    assert!(failed.is_error && failed.text.contains("exit code"), "{}", failed.text);
+    let out = call(&shell, "run_command", json!({"command": "cat x"})).await.ok();
+    assert!(out.output.starts_with("keep me") && out.success, "{}", out.output);
+    let allowed = skill("shell", json!({"base_dir": base.path(), "allowed_commands": ["ls", "echo"]})).await;
+    assert!(call(&allowed, "run_command", json!({"command": "echo hi | ls"})).await.ok().success);
+    assert_eq!(call(&allowed, "run_command", json!({"command": "echo hi | cat"})).await.err(), "policy_denied");
+    let failed = call(&allowed, "run_command", json!({"command": "ls /no/such/dir"})).await.ok();
+    assert!(!failed.success && failed.output.contains("exit code"), "{}", failed.output);
 }
 
 #[tokio::test]
 async fn shell_timeout_kills_the_whole_group() {
     let base = tempfile::tempdir().unwrap();
-    let shell = skill(SkillKind::Shell, json!({"base_dir": base.path(), "timeout": 0.5}));
+    let shell = skill("shell", json!({"base_dir": base.path(), "timeout": 0.5})).await;
     let marker = base.path().join("pids");
     let command = format!("sleep 100 & echo $! > {}; sleep 100", marker.display());
     let started = Instant::now();
-    let error = call(&shell, "run_command", json!({"command": command})).await.unwrap_err();
-    assert_eq!(error.kind(), "timeout");
+    let error = call(&shell, "run_command", json!({"command": command})).await.err();
+    assert_eq!(error, "timeout");
     assert!(started.elapsed() < Duration::from_secs(3));
     let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -132,9 +148,9 @@ fn is_zombie(pid: i32) -> bool {
 #[tokio::test]
 async fn shell_output_cap_and_cancel() {
     let base = tempfile::tempdir().unwrap();
-    let shell = skill(SkillKind::Shell, json!({"base_dir": base.path(), "max_output_bytes": 100}));
-    let out = call(&shell, "run_command", json!({"command": "yes | head -c 100000"})).await.unwrap();
-    assert!(out.text.contains("[output truncated: 100 of 100000 bytes shown]"), "{}", out.text);
+    let shell = skill("shell", json!({"base_dir": base.path(), "max_output_bytes": 100})).await;
+    let out = call(&shell, "run_command", json!({"command": "yes | head -c 100000"})).await.ok();
+    assert!(out.output.contains("[output truncated: 100 of 100000 bytes shown]\nexit code 0"), "{}", out.output);
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
     tokio::spawn(async move {
@@ -142,30 +158,27 @@ async fn shell_output_cap_and_cancel() {
         trigger.cancel();
     });
     let started = Instant::now();
-    let error = shell.call("run_command", json!({"command": "sleep 30"}), cancel).await.unwrap_err();
-    assert_eq!(error.kind(), "cancelled");
+    let error = call_with(&shell, "run_command", json!({"command": "sleep 30"}), cancel).await.err();
+    assert_eq!(error, "cancelled");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn python_runs_and_times_out() {
     let base = tempfile::tempdir().unwrap();
-    let python = skill(SkillKind::Python, json!({"base_dir": base.path(), "timeout": 1}));
-    let out = call(&python, "run_python", json!({"code": "print(2+3)"})).await.unwrap();
-    assert_eq!(out.text, "5\nexit code 0");
-    assert_eq!(
-        call(&python, "run_python", json!({"code": "import time; time.sleep(30)"})).await.unwrap_err().kind(),
-        "timeout"
-    );
-    let failed = call(&python, "run_python", json!({"code": "raise SystemExit(3)"})).await.unwrap();
-    assert!(failed.is_error && failed.text.ends_with("exit code 3"));
+    let python = skill("python", json!({"base_dir": base.path(), "timeout": 1})).await;
+    let out = call(&python, "run_python", json!({"code": "print(2+3)"})).await.ok();
+    assert_eq!(out.output, "5\nexit code 0");
+    assert_eq!(call(&python, "run_python", json!({"code": "import time; time.sleep(30)"})).await.err(), "timeout");
+    let failed = call(&python, "run_python", json!({"code": "raise SystemExit(3)"})).await.ok();
+    assert!(!failed.success && failed.output.ends_with("exit code 3"));
 }
 
 #[tokio::test]
 async fn file_generation_writes_valid_files() {
     let out = tempfile::tempdir().unwrap();
-    let generator = skill(SkillKind::FileGeneration, json!({"output_dir": out.path()}));
-    call(&generator, "generate_json", json!({"filename": "data", "data": {"a": [1, 2]}})).await.unwrap();
+    let generator = skill("file_generation", json!({"output_dir": out.path()})).await;
+    call(&generator, "generate_json", json!({"filename": "data", "data": {"a": [1, 2]}})).await.ok();
     let parsed: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("data.json")).unwrap()).unwrap();
     assert_eq!(parsed, json!({"a": [1, 2]}));
     call(
@@ -174,67 +187,56 @@ async fn file_generation_writes_valid_files() {
         json!({"filename": "t.csv", "headers": ["name", "note"], "rows": [["a,b", "say \"hi\"\nthen"], ["c", 3]]}),
     )
     .await
-    .unwrap();
+    .ok();
     let csv = std::fs::read_to_string(out.path().join("t.csv")).unwrap();
     assert_eq!(csv, "name,note\r\n\"a,b\",\"say \"\"hi\"\"\nthen\"\r\nc,3\r\n");
     assert_eq!(
-        call(&generator, "generate_text", json!({"filename": "../x", "content": "no"})).await.unwrap_err().kind(),
-        "policy_denied"
+        call(&generator, "generate_text", json!({"filename": "../x", "content": "no"})).await.err(),
+        "outside_base_dir"
     );
     assert_eq!(
-        call(&generator, "generate_csv", json!({"filename": "bad", "headers": ["a"], "rows": [[1, 2]]}))
-            .await
-            .unwrap_err()
-            .kind(),
+        call(&generator, "generate_csv", json!({"filename": "bad", "headers": ["a"], "rows": [[1, 2]]})).await.err(),
         "invalid_arguments"
     );
 }
 
 #[tokio::test]
 async fn sleep_is_bounded_and_cancellable() {
-    let sleep = skill(SkillKind::Sleep, json!({"max_seconds": 2}));
-    assert_eq!(call(&sleep, "sleep", json!({"seconds": 5})).await.unwrap_err().kind(), "invalid_arguments");
+    let sleep = skill("sleep", json!({"max_seconds": 2})).await;
+    assert_eq!(call(&sleep, "sleep", json!({"seconds": 5})).await.err(), "invalid_arguments");
     let cancel = CancellationToken::new();
     cancel.cancel();
-    assert_eq!(sleep.call("sleep", json!({"seconds": 1}), cancel).await.unwrap_err().kind(), "cancelled");
-    assert_eq!(call(&sleep, "sleep", json!({"seconds": 0.01})).await.unwrap().text, "slept 0.01 s");
+    assert_eq!(call_with(&sleep, "sleep", json!({"seconds": 1}), cancel).await.err(), "cancelled");
+    assert_eq!(call(&sleep, "sleep", json!({"seconds": 0.01})).await.ok().output, "slept 0.01 s");
 }
 
 #[test]
 fn config_errors_name_the_skill_and_field() {
     let err = parse_skills(&json!([{"name": "fs", "type": "file_sytem"}]), "skills.json").unwrap_err().to_string();
     assert!(err.contains("skills.json") && err.contains("\"fs\"") && err.contains("file_sytem"), "{err}");
-    let err = build_skill(&SkillConfig {
-        name: "fs".into(),
-        kind: SkillKind::FileSystem,
-        configuration: json!({"base_dir": "/tmp", "enable_reed_file": true}),
-        enabled: true,
-    })
+    let err = parse_skills(
+        &json!([{"name": "fs", "type": "file_system", "configuration": {"base_dir": "/tmp", "enable_reed_file": true}}]),
+        "skills.json",
+    )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("enable_reed_file"), "{err}");
-    let err = build_skill(&SkillConfig {
-        name: "fs".into(),
-        kind: SkillKind::FileSystem,
-        configuration: json!({}),
-        enabled: true,
-    })
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("base_dir"), "{err}");
+    assert!(err.contains("enable_reed_file") && err.contains("\"fs\""), "{err}");
+    let config = parse_skills(&json!([{"name": "fs", "type": "file_system", "configuration": {}}]), "x").unwrap();
+    let err = build_skill(&config[0]).unwrap_err().to_string();
+    assert!(err.contains("base_dir") && err.contains("\"fs\""), "{err}");
     let parsed = parse_skills(&json!({"skills": [{"name": "z", "type": "sleep", "enabled": false}]}), "x").unwrap();
     assert!(!parsed[0].enabled);
 }
 
-#[test]
-fn presets_and_schemas() {
+#[tokio::test]
+async fn presets_and_schemas() {
     let base = tempfile::tempdir().unwrap();
     for name in ["read_only", "full_access", "sandboxed"] {
         for config in preset(name, base.path()).unwrap() {
             let skill = build_skill(&config).unwrap();
-            for tool in skill.tools() {
+            for tool in skill.list_tools().await.unwrap() {
                 assert_eq!(tool.input_schema["type"], "object", "{name}/{}", tool.name);
-                jsonschema::validator_for(&tool.input_schema).unwrap();
+                jsonschema::validator_for(&serde_json::Value::Object((*tool.input_schema).clone())).unwrap();
             }
         }
     }

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// toolbridge: MCP servers and skills as one tool catalogue, and a tool-calling agent loop.
 #[derive(Debug, Parser)]
 #[command(name = "toolbridge", version, about, propagate_version = true)]
-pub(crate) struct Cli {
+pub(crate) struct Parsed {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
     #[command(subcommand)]
@@ -99,9 +99,6 @@ pub(crate) enum Command {
     /// Stored executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
-    /// Benchmark modes of ../shared/peers-bench, through the real bridge.
-    #[command(subcommand, hide = true)]
-    Bench(BenchCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -147,9 +144,10 @@ pub(crate) enum AgentCommand {
         /// The runtime.
         #[arg(long, default_value = "agent_loop", value_name = "TYPE")]
         runtime: String,
-        /// The model.
+        /// The model (a runtime that calls a model needs one, here or at run time via
+        /// `--model` or `TOOLBRIDGE_MODEL`).
         #[arg(long, value_name = "ID")]
-        model: String,
+        model: Option<String>,
         /// runtime_config as JSON.
         #[arg(long, value_name = "JSON")]
         runtime_config: Option<String>,
@@ -225,31 +223,5 @@ pub(crate) enum ExecutionsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub(crate) enum BenchCommand {
-    /// Warm-up, then `seq` and `conc32` JSON lines.
-    Run {
-        /// Sequential calls.
-        #[arg(default_value_t = 2000)]
-        n: usize,
-        /// Calls at 32 in flight.
-        #[arg(default_value_t = 1000)]
-        conc_n: usize,
-        /// The server command (default: server-everything from the peers-bench directory).
-        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
-        server: Vec<String>,
-    },
-    /// Connect K servers, list tools, print READY, exit.
-    Ready {
-        /// How many servers.
-        k: usize,
-        /// `seq` or `concurrent`.
-        mode: String,
-        /// The server command (default: server-everything from the peers-bench directory).
-        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
-        server: Vec<String>,
     },
 }

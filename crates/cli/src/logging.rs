@@ -1,44 +1,21 @@
-//! Logs to stderr, scrubbed of secrets.
+//! Logs to stderr, scrubbed of secrets, coloured only when the CLI's colours are on.
 //!
 //! Every log line (ours and our dependencies': rmcp quotes servers' error bodies, which may
-//! echo a credential back) passes through [`ScrubbingStderr`], which replaces the values of
-//! the model API keys and of every MCP server `env`/`headers` entry the command loaded.
+//! echo a credential back) passes through [`ScrubbingStderr`], which replaces every value the
+//! process's [`Secrets`] knows — the model API keys, and the secrets of every server
+//! configuration resolved so far (the set is shared, so it grows as configurations load).
 
 use std::io::Write;
-use std::sync::{PoisonError, RwLock};
 
+use toolbridge::config::Secrets;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
-
-/// Values shorter than this are not treated as secrets (`1`, `true`).
-const MIN_SECRET_LEN: usize = 6;
-
-/// Adds values to scrub from every later log line.
-pub(crate) fn register_secrets(values: impl IntoIterator<Item = String>) {
-    let mut secrets = SECRETS.write().unwrap_or_else(PoisonError::into_inner);
-    secrets.extend(values.into_iter().filter(|v| v.len() >= MIN_SECRET_LEN));
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    secrets.dedup();
-}
-
-/// Replaces every registered secret in `text`.
-pub(crate) fn scrub(text: &str) -> String {
-    let secrets = SECRETS.read().unwrap_or_else(PoisonError::into_inner);
-    let mut text = text.to_owned();
-    for secret in secrets.iter() {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), "[redacted]");
-        }
-    }
-    text
-}
-
 /// One log event's bytes, scrubbed and written to stderr when dropped.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ScrubbingStderr {
     buffer: Vec<u8>,
+    secrets: Secrets,
 }
 
 impl Write for ScrubbingStderr {
@@ -55,29 +32,26 @@ impl Write for ScrubbingStderr {
 impl Drop for ScrubbingStderr {
     fn drop(&mut self) {
         if !self.buffer.is_empty() {
-            let text = scrub(&String::from_utf8_lossy(&self.buffer));
+            let text = self.secrets.scrub(&String::from_utf8_lossy(&self.buffer));
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct MakeScrubbingStderr;
+#[derive(Debug, Clone)]
+struct MakeScrubbingStderr(Secrets);
 
 impl<'a> MakeWriter<'a> for MakeScrubbingStderr {
     type Writer = ScrubbingStderr;
 
     fn make_writer(&'a self) -> Self::Writer {
-        ScrubbingStderr::default()
+        ScrubbingStderr { buffer: Vec::new(), secrets: self.0.clone() }
     }
 }
 
 /// Logs to stderr (stdout stays clean for results and JSON) at the level `-q`/`-v…` ask for,
-/// unless `RUST_LOG` says otherwise; the API keys of the environment are registered as secrets.
-pub(crate) fn init(verbose: u8, quiet: bool) {
-    register_secrets(
-        ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "TOOLBRIDGE_SERVE_TOKEN"].iter().filter_map(|n| std::env::var(n).ok()),
-    );
+/// unless `RUST_LOG` says otherwise; ANSI colours only when `color` is on.
+pub(crate) fn init(verbose: u8, quiet: bool, color: bool, secrets: &Secrets) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -88,18 +62,8 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(MakeScrubbingStderr)
+        .with_writer(MakeScrubbingStderr(secrets.clone()))
+        .with_ansi(color)
         .with_target(false)
         .try_init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registered_secrets_are_scrubbed_longest_first() {
-        register_secrets(["tok-123456".to_owned(), "Bearer tok-123456".to_owned(), "x".to_owned()]);
-        assert_eq!(scrub("got Bearer tok-123456 and tok-123456; x"), "got [redacted] and [redacted]; x");
-    }
 }

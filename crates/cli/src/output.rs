@@ -1,33 +1,91 @@
-//! Terminal output: colours only on a terminal, a spinner while servers start, compact lines
-//! for tool events.
+//! All the CLI writes: results on stdout, status and events on stderr — scrubbed of secrets,
+//! coloured only when the colours are on (a terminal, no `NO_COLOR`, not `--color never`).
+//!
+//! stdout is written through one locked handle per write; a closed stdout (`toolbridge … |
+//! head`) is a normal end, not a panic: the write is dropped, nothing more is written, and the
+//! command exits 0 once it has cleaned up (ripgrep does the same).
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
+use toolbridge::config::Secrets;
 use toolbridge_runtime::{ExecutionEvent, ToolStatus};
 
 use crate::args::ColorChoice;
 
+/// Set once stdout is found closed.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether stdout was closed under us (the command then exits quietly with 0).
+pub(crate) fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Writes to stdout; a closed stdout is remembered, other errors reported once on stderr.
+fn write_stdout(bytes: &[u8]) {
+    if stdout_closed() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(bytes).and_then(|()| out.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if error.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = writeln!(std::io::stderr(), "error: cannot write to stdout: {error}");
+        }
+    }
+}
+
+/// Whether colours are on for `choice`.
+pub(crate) fn colors(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
 /// How to print.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Printer {
     pub(crate) color: bool,
     pub(crate) quiet: bool,
     /// Interactive decorations (spinners) are allowed.
     pub(crate) interactive: bool,
+    secrets: Secrets,
 }
 
 impl Printer {
-    pub(crate) fn new(choice: ColorChoice, quiet: bool, json: bool) -> Self {
+    pub(crate) fn new(color: bool, quiet: bool, json: bool, secrets: Secrets) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stderr_tty && std::env::var_os("NO_COLOR").is_none(),
-        };
-        Self { color, quiet, interactive: stderr_tty && !quiet && !json }
+        Self { color, quiet, interactive: stderr_tty && !quiet && !json, secrets }
+    }
+
+    /// One line of result on stdout.
+    pub(crate) fn line(&self, text: &str) {
+        let mut bytes = self.secrets.scrub(text).into_bytes();
+        bytes.push(b'\n');
+        write_stdout(&bytes);
+    }
+
+    /// One line on stdout as it is, secrets included (`agent show --reveal`).
+    pub(crate) fn line_unscrubbed(&self, text: &str) {
+        write_stdout(format!("{text}\n").as_bytes());
+    }
+
+    /// Text on stdout as it comes (streamed content).
+    pub(crate) fn write(&self, text: &str) {
+        write_stdout(self.secrets.scrub(text).as_bytes());
+    }
+
+    /// Pretty JSON on stdout.
+    pub(crate) fn json(&self, value: &impl Serialize) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => self.line(&text),
+            Err(error) => self.status(&format!("error: could not print JSON: {error}")),
+        }
     }
 
     pub(crate) fn paint(&self, code: &str, text: &str) -> String {
@@ -53,8 +111,13 @@ impl Printer {
     /// A status line on stderr (hidden with --quiet).
     pub(crate) fn status(&self, line: &str) {
         if !self.quiet {
-            eprintln!("{}", crate::logging::scrub(line));
+            self.stderr(line);
         }
+    }
+
+    /// A line on stderr, whatever `--quiet` says (errors).
+    pub(crate) fn stderr(&self, line: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{}", self.secrets.scrub(line));
     }
 
     /// A spinner on stderr while something slow runs (nothing when not interactive).
@@ -74,32 +137,28 @@ impl Printer {
     /// Prints one streaming event of `run`.
     pub(crate) fn event(&self, event: &ExecutionEvent) {
         match event {
-            ExecutionEvent::ContentChunk { text } => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-            }
-            ExecutionEvent::ToolStart { tool_name, tool_args, .. } if !self.quiet => {
-                eprintln!(
+            ExecutionEvent::ContentChunk { text } => self.write(text),
+            ExecutionEvent::ToolStart { tool_name, tool_args, .. } => {
+                self.status(&format!(
                     "{} {} {}",
                     self.dim("→"),
                     self.bold(tool_name),
                     self.dim(&short(&tool_args.to_string(), 80))
-                );
+                ));
             }
-            ExecutionEvent::ToolComplete { tool_name, status, duration_ms, error, output, .. } if !self.quiet => {
+            ExecutionEvent::ToolComplete { tool_name, status, duration_ms, error, output, .. } => {
                 let (mark, detail) = match status {
                     ToolStatus::Success => (self.green("✓"), short(output.as_deref().unwrap_or_default(), 80)),
                     ToolStatus::Failed => (self.red("✗"), short(error.as_deref().unwrap_or_default(), 120)),
                 };
-                eprintln!(
+                self.status(&format!(
                     "{mark} {} {} {}",
                     self.bold(tool_name),
                     self.dim(&format!("{duration_ms} ms")),
                     self.dim(&detail)
-                );
+                ));
             }
-            ExecutionEvent::ThinkingStart if !self.quiet => eprintln!("{}", self.dim("(thinking…)")),
+            ExecutionEvent::ThinkingStart => self.status(&self.dim("(thinking…)")),
             _ => {}
         }
     }
@@ -111,14 +170,6 @@ pub(crate) fn short(text: &str, max: usize) -> String {
     match line.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
         None => line,
-    }
-}
-
-/// Pretty JSON on stdout.
-pub(crate) fn print_json(value: &impl Serialize) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(error) => eprintln!("error: could not print JSON: {error}"),
     }
 }
 

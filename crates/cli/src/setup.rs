@@ -1,43 +1,41 @@
-//! Wiring: configuration files → typed configs, the pool, the runtime registry, the store.
+//! Wiring: what every command is given — the printer, the process's one set of secrets (handed
+//! to the logs, the pool and the store), the database path, the runtimes to register — and the
+//! few steps commands share (reading tool configuration once, making the pool, the registry,
+//! the store, a catalogue).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value;
-use toolbridge::config::{ServerConfig, load_mcp_config};
-use toolbridge::policy::{Policy, PolicyContext};
-use toolbridge::pool::{Pool, PoolOptions};
-use toolbridge::skills::{SkillConfig, load_skills};
-use toolbridge::{Catalogue, CatalogueBuilder};
+use toolbridge::config::{ProcessEnv, Secrets, ToolConfig};
+use toolbridge::{Catalogue, CatalogueBuilder, Pool, PoolOptions};
 use toolbridge_agent::AgentLoopOptions;
-use toolbridge_runtime::RuntimeRegistry;
+use toolbridge_runtime::{RuntimeRegistry, RuntimeSpec};
 use toolbridge_store::Store;
 
 use crate::args::ToolArgs;
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
 
-/// The tool configuration of a command.
-#[derive(Debug, Default)]
-pub(crate) struct ToolSetup {
-    pub(crate) servers: Vec<ServerConfig>,
-    pub(crate) skills: Vec<SkillConfig>,
-    pub(crate) policy: Option<Value>,
+/// Makes a runtime's registry entry (a runtime registered by a program embedding the CLI).
+pub(crate) type SpecFactory = Arc<dyn Fn() -> RuntimeSpec + Send + Sync>;
+
+/// What every command runs with.
+#[derive(Clone)]
+pub(crate) struct App {
+    pub(crate) printer: Printer,
+    pub(crate) secrets: Secrets,
+    pub(crate) db: Option<PathBuf>,
+    pub(crate) runtimes: Vec<SpecFactory>,
 }
 
-pub(crate) fn read_json_file(path: &Path, what: &str) -> CliResult<Value> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read {what} {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        CliError::usage(format!(
-            "{what} {}: invalid JSON at line {}, column {}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("db", &self.db).field("runtimes", &self.runtimes.len()).finish_non_exhaustive()
+    }
 }
 
+/// A `--flag JSON` argument.
 pub(crate) fn parse_json_arg(text: &str, flag: &str) -> CliResult<Value> {
     serde_json::from_str(text).map_err(|e| {
         CliError::usage(format!("{flag}: invalid JSON at column {}: {e}", e.column()))
@@ -45,45 +43,60 @@ pub(crate) fn parse_json_arg(text: &str, flag: &str) -> CliResult<Value> {
     })
 }
 
-impl ToolSetup {
-    pub(crate) fn load(args: &ToolArgs) -> CliResult<Self> {
-        let servers = match &args.mcp_config {
-            Some(path) => load_mcp_config(path).map_err(CliError::usage)?,
-            None => Vec::new(),
-        };
-        register_server_secrets(&servers);
-        let skills = match &args.skills {
-            Some(path) => load_skills(path).map_err(CliError::usage)?,
-            None => Vec::new(),
-        };
-        let policy = match &args.policy {
-            Some(path) => {
-                let value = read_json_file(path, "policy file")?;
-                Policy::from_json(&value).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-                Some(value)
-            }
-            None => None,
-        };
-        Ok(Self { servers, skills, policy })
+impl App {
+    /// The tool configuration of `--mcp-config`, `--skills` and `--policy`, read and typed once.
+    pub(crate) fn tools(&self, args: &ToolArgs) -> CliResult<ToolConfig> {
+        let config = ToolConfig::load(args.mcp_config.as_deref(), args.skills.as_deref(), args.policy.as_deref())
+            .map_err(CliError::usage)?;
+        self.learn_secrets(&config);
+        Ok(config)
     }
 
-    /// Builds the catalogue (servers started in parallel, with a spinner on a terminal).
-    pub(crate) async fn catalogue(&self, pool: &Pool, printer: &Printer) -> CliResult<Catalogue> {
-        let policy = match &self.policy {
-            Some(value) => Policy::from_json(value).map_err(CliError::usage)?,
-            None => Policy::allow_all(),
-        };
-        let context = PolicyContext { environment: "production".into(), ..PolicyContext::default() };
-        let spinner = (!self.servers.is_empty())
-            .then(|| printer.spinner(format!("starting {} MCP server(s)…", self.servers.len())))
-            .flatten();
-        let catalogue = CatalogueBuilder::new(pool.clone())
-            .servers(self.servers.iter().cloned())
-            .skills(self.skills.iter().cloned())
-            .policy(policy, context)
-            .build()
-            .await
-            .map_err(CliError::usage);
+    /// Adds the secrets of `config`'s servers to the process's set (a server whose templates do
+    /// not resolve is reported when it is used).
+    pub(crate) fn learn_secrets(&self, config: &ToolConfig) {
+        if let Ok(servers) = config.mcp_servers.resolve("mcp_servers", &ProcessEnv) {
+            for server in &servers {
+                server.register_secrets(&self.secrets);
+            }
+        }
+    }
+
+    /// A pool that scrubs the process's secrets.
+    pub(crate) fn pool(&self) -> Pool {
+        Pool::new(PoolOptions { secrets: self.secrets.clone(), ..PoolOptions::default() })
+    }
+
+    /// The registry: the agent loop and every runtime the embedding program registered.
+    pub(crate) fn registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
+        let mut registry = RuntimeRegistry::new();
+        toolbridge_agent::register(&mut registry, AgentLoopOptions::new(pool.clone())).map_err(CliError::failure)?;
+        for spec in &self.runtimes {
+            registry.register(spec()).map_err(CliError::failure)?;
+        }
+        Ok(registry)
+    }
+
+    /// The store (`--db`, `$TOOLBRIDGE_DB` or the default path), scrubbing the process's secrets.
+    pub(crate) fn store(&self) -> CliResult<Arc<Store>> {
+        let store = match self.db.as_deref() {
+            Some(path) => Store::open(path),
+            None => Store::open(&Store::default_path()),
+        }?;
+        Ok(Arc::new(store.with_secrets(self.secrets.clone())))
+    }
+
+    /// Builds the catalogue of `config` (servers started in parallel, with a spinner on a
+    /// terminal); unavailable servers are reported.
+    pub(crate) async fn catalogue(&self, config: &ToolConfig, origin: &Path, pool: &Pool) -> CliResult<Catalogue> {
+        let printer = &self.printer;
+        let builder = CatalogueBuilder::new(pool.clone())
+            .tools(config, &origin.display().to_string(), &ProcessEnv)
+            .map_err(CliError::usage)?;
+        let count = config.mcp_servers.len();
+        let spinner =
+            (count > 0).then(|| printer.spinner(format!("starting {}…", plural(count, "MCP server")))).flatten();
+        let catalogue = builder.build().await.map_err(CliError::usage);
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
         }
@@ -100,33 +113,7 @@ impl ToolSetup {
     }
 }
 
-/// The servers' `env` and `headers` values never reach a log line.
-pub(crate) fn register_server_secrets(servers: &[ServerConfig]) {
-    use toolbridge::config::{SecretValue, TransportConfig};
-    let values = servers.iter().flat_map(|server| match &server.transport {
-        TransportConfig::Stdio(stdio) => stdio.env.values().map(SecretValue::expose).collect::<Vec<_>>(),
-        TransportConfig::Http(http) => http.headers.values().map(SecretValue::expose).collect(),
-    });
-    crate::logging::register_secrets(values.flat_map(|value| {
-        let bare = value.split_once(' ').map(|(_, rest)| rest.trim().to_owned());
-        std::iter::once(value.to_owned()).chain(bare)
-    }));
-}
-
-pub(crate) fn pool() -> Pool {
-    Pool::new(PoolOptions::default())
-}
-
-pub(crate) fn registry(pool: &Pool) -> CliResult<RuntimeRegistry> {
-    let mut registry = RuntimeRegistry::new();
-    toolbridge_agent::register(&mut registry, AgentLoopOptions::new(pool.clone())).map_err(CliError::failure)?;
-    Ok(registry)
-}
-
-pub(crate) fn store(db: Option<&Path>) -> CliResult<Arc<Store>> {
-    let store = match db {
-        Some(path) => Store::open(path),
-        None => Store::open_default(),
-    }?;
-    Ok(Arc::new(store))
+/// `1 source`, `2 sources`.
+pub(crate) fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }

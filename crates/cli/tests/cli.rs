@@ -195,7 +195,7 @@ fn agents_are_created_validated_listed_shown_and_deleted() {
     assert_eq!(code, 0);
     let agent: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(agent["runtime_config"]["max_iterations"], 5);
-    assert!(agent["mcp_servers"]["mcpServers"]["testbed"].is_object());
+    assert!(agent["mcp_servers"]["testbed"].is_object(), "stored typed, in the plain shape: {agent}");
     let (code, out, err) = env.run(&["run", "--agent", "a1", "--json", "sum?"]);
     assert_eq!(code, 0, "{err}");
     let result: Value = serde_json::from_str(&out).unwrap();
@@ -292,7 +292,7 @@ fn ctrl_c_cancels_run_cleanly() {
     )
     .unwrap();
     let agent = dir.path().join("agent.json");
-    let testbed = root().join("target/debug/testbed-mcp");
+    let testbed = common::testbed();
     std::fs::write(
         &agent,
         serde_json::json!({
@@ -386,22 +386,65 @@ fn completions_and_help() {
     assert!(err.contains("unrecognized subcommand"), "{err}");
 }
 
+/// A closed stdout ends any command quietly (exit 0, no panic), the way ripgrep does.
 #[test]
-fn bench_modes_print_well_formed_lines() {
+fn a_closed_stdout_ends_quietly() {
     let env = Env::new();
-    let testbed = root().join("target/debug/testbed-mcp");
-    let (code, out, err) = env.run(&["bench", "run", "20", "10", "--server", testbed.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!((lines[0]["scenario"].as_str(), lines[1]["scenario"].as_str()), (Some("seq"), Some("conc32")));
-    for line in &lines {
-        assert_eq!(line["client"], "toolbridge");
-        for key in ["n", "p50_us", "p99_us", "calls_per_s", "wall_s"] {
-            assert!(line[key].is_number(), "{key} in {line}");
-        }
+    let toolbridge = assert_cmd::cargo::cargo_bin("toolbridge");
+    for command in [
+        "runtimes --json | true",
+        "call testbed__big_output --args '{\"bytes\": 200000}' --mcp-config fixtures/mcp/testbed.json | head -c5",
+        "tools --mcp-config fixtures/mcp/testbed.json --json | head -c5",
+    ] {
+        let script = format!("{} {command}; echo \"status=${{PIPESTATUS[0]}}\" >&2", toolbridge.display());
+        let output = env_command(&env, &script);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains("status=0"), "{command}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{command}: {err}");
     }
-    let (code, out, err) = env.run(&["bench", "ready", "2", "concurrent", "--server", testbed.to_str().unwrap()]);
+}
+
+fn env_command(env: &Env, script: &str) -> std::process::Output {
+    let command = env.cmd(&[]);
+    let db = command.get_envs().find(|(k, _)| *k == "TOOLBRIDGE_DB").and_then(|(_, v)| v.map(ToOwned::to_owned));
+    let mut bash = Command::new("bash");
+    bash.args(["-c", script]).current_dir(root()).env_remove("RUST_LOG");
+    if let Some(db) = db {
+        bash.env("TOOLBRIDGE_DB", db);
+    }
+    bash.output().unwrap()
+}
+
+/// `--color` governs every byte the CLI writes, log lines included.
+#[test]
+fn color_never_means_no_escape_codes_anywhere() {
+    let env = Env::new();
+    let (code, _, err) = env.run(&["--color", "never", "-vv", "tools", "--mcp-config", "fixtures/mcp/testbed.json"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), "READY");
+    assert!(err.contains("DEBUG") || err.contains("INFO"), "logs were written: {err}");
+    assert!(!err.contains('\u{1b}'), "no ANSI escape in: {err:?}");
+    let (_, _, err) = env.run(&["--color", "always", "-vv", "tools", "--mcp-config", "fixtures/mcp/testbed.json"]);
+    assert!(err.contains('\u{1b}'), "colours when asked: {err:?}");
+}
+
+/// An agent whose runtime needs a model can be created without one; running it without one
+/// is a configuration error saying how to give one, and `TOOLBRIDGE_MODEL` gives one.
+#[test]
+fn a_model_can_be_given_at_run_time() {
+    let env = Env::new();
+    let (code, _, err) = env.run(&["agent", "create", "nomodel", "--mcp-config", "fixtures/mcp/testbed.json"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.run(&["run", "--agent", "nomodel", "hi"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no model") && err.contains("TOOLBRIDGE_MODEL") && err.contains("--model"), "{err}");
+    let (_, out, _) = env.run(&["executions", "list", "--json"]);
+    assert_eq!(out.trim(), "[]", "a configuration error is not stored as an execution");
+    let output = env
+        .cmd(&["run", "--agent", "nomodel", "--json", "sum?"])
+        .env("TOOLBRIDGE_MODEL", "scripted:fixtures/transcripts/demo.json")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["finish_reason"], "stop");
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use toolbridge::pool::Pool;
+use toolbridge::Pool;
+use toolbridge::config::McpServers;
 use toolbridge_agent::{AgentLoopOptions, register};
 use toolbridge_providers::ProviderEnv;
 use toolbridge_runtime::{RuntimeDeps, RuntimeExecutionContext, RuntimeRegistry, RuntimeType, ToolErrorType};
@@ -85,14 +86,12 @@ async fn many_executions_leak_nothing_and_lose_nothing() {
     options.provider_env = ProviderEnv::for_base_urls(None, None);
     let mut registry = RuntimeRegistry::new();
     register(&mut registry, options).unwrap();
-    let runtime = Arc::new(
-        registry.create(&RuntimeType::new("default"), RuntimeDeps::new(Arc::new(store.clone())), None).unwrap(),
-    );
+    let runtime =
+        Arc::new(registry.create(&RuntimeType::new("default"), RuntimeDeps::new(Arc::new(store.clone()))).unwrap());
     let context = move || {
         let mut context = RuntimeExecutionContext::new("soak").model(&model);
-        let mut servers = serde_json::Map::new();
-        servers.insert("testbed".into(), json!({"command": testbed, "args": []}));
-        context.mcp_servers = Some(servers);
+        context.mcp_servers =
+            McpServers::from_json(&json!({"testbed": {"command": testbed, "args": []}}), "soak").unwrap();
         context
     };
 
@@ -138,7 +137,7 @@ async fn many_executions_leak_nothing_and_lose_nothing() {
     let stored = store.list_executions(&filter).await.unwrap();
     assert_eq!(stored.len(), executions + CONCURRENCY, "executions lost");
     for summary in &stored {
-        assert_eq!(summary.status, "success");
+        assert_eq!(summary.status, toolbridge_runtime::ExecutionStatus::Success);
         let execution = store.get_execution(&summary.id).await.unwrap().unwrap();
         let tools: Vec<&str> = execution.tool_calls.iter().map(|c| c.tool.as_str()).collect();
         assert_eq!(tools, ["testbed__echo", "testbed__add", "testbed__fail"], "{}", summary.id);

@@ -124,6 +124,12 @@ pub(crate) fn body(request: &ChatRequest, stream: bool) -> Value {
     if let Some(t) = request.options.temperature {
         body["temperature"] = json!(t);
     }
+    if let Some(top_p) = request.options.top_p {
+        body["top_p"] = json!(top_p);
+    }
+    if !request.options.stop.is_empty() {
+        body["stop_sequences"] = json!(request.options.stop);
+    }
     if stream {
         body["stream"] = Value::Bool(true);
     }

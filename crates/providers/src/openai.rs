@@ -109,6 +109,22 @@ pub(crate) fn body(request: &ChatRequest, stream: bool) -> Value {
     if let Some(max) = request.options.max_tokens {
         body["max_tokens"] = json!(max);
     }
+    let options = &request.options;
+    if let Some(top_p) = options.top_p {
+        body["top_p"] = json!(top_p);
+    }
+    if !options.stop.is_empty() {
+        body["stop"] = json!(options.stop);
+    }
+    if let Some(seed) = options.seed {
+        body["seed"] = json!(seed);
+    }
+    if let Some(penalty) = options.presence_penalty {
+        body["presence_penalty"] = json!(penalty);
+    }
+    if let Some(penalty) = options.frequency_penalty {
+        body["frequency_penalty"] = json!(penalty);
+    }
     if stream {
         body["stream"] = Value::Bool(true);
         body["stream_options"] = json!({"include_usage": true});

@@ -32,12 +32,22 @@ pub struct ToolSpec {
 }
 
 /// Sampling options.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestOptions {
     /// Temperature.
     pub temperature: Option<f32>,
     /// Most tokens in the reply.
     pub max_tokens: Option<u32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// Sequences that end the reply.
+    pub stop: Vec<String>,
+    /// A sampling seed (OpenAI-compatible providers).
+    pub seed: Option<i64>,
+    /// Presence penalty (OpenAI-compatible providers).
+    pub presence_penalty: Option<f32>,
+    /// Frequency penalty (OpenAI-compatible providers).
+    pub frequency_penalty: Option<f32>,
     /// Whether the model may ask for several tools at once.
     pub parallel_tool_calls: Option<bool>,
 }

@@ -19,18 +19,22 @@ struct WordCountConfig {
     /// Count only words at least this long.
     #[schemars(range(min = 1, max = 20))]
     min_len: Option<usize>,
+    /// Words not to count.
+    stop_words: Vec<String>,
 }
 
 /// A toy "framework": counts the words of the prompt and of the history.
-struct WordCountRuntime {
-    defaults: WordCountConfig,
-}
+struct WordCountRuntime;
 
 impl WordCountRuntime {
     fn count(&self, ctx: &RuntimeExecutionContext) -> Result<(usize, usize), RuntimeError> {
         let config: WordCountConfig = parse_runtime_config(ctx.runtime_config.as_ref())?;
-        let min_len = config.min_len.or(self.defaults.min_len).unwrap_or(1);
-        let words = ctx.prompt.split_whitespace().filter(|w| w.len() >= min_len).count();
+        let min_len = config.min_len.unwrap_or(1);
+        let words = ctx
+            .prompt
+            .split_whitespace()
+            .filter(|w| w.len() >= min_len && !config.stop_words.iter().any(|s| s == w))
+            .count();
         let history = ctx.conversation_history.iter().map(|m| m.content_text().split_whitespace().count()).sum();
         Ok((words, history))
     }
@@ -52,9 +56,11 @@ impl Runtime for WordCountRuntime {
         }
     }
 
+    /// Checks what the schema cannot say (it also runs at `agent create`, with an empty prompt).
     fn validate_config(&self, ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
-        if ctx.prompt.trim().is_empty() {
-            return Err(RuntimeError::InvalidContext("the prompt is empty".into()));
+        let config: WordCountConfig = parse_runtime_config(ctx.runtime_config.as_ref())?;
+        if config.stop_words.iter().any(|w| w.trim().is_empty()) {
+            return Err(RuntimeError::InvalidContext("runtime_config.stop_words: empty words are not allowed".into()));
         }
         Ok(())
     }
@@ -99,27 +105,22 @@ impl Runtime for WordCountRuntime {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // 1. Register the runtime: its type, description, capabilities, config type, constructor.
+    // 1. Register the runtime: its type, description, constructor and typed config (its
+    //    capabilities are its own, read from it).
     let mut registry = RuntimeRegistry::new();
-    registry.register(RuntimeSpec::new(
-        "word_count",
-        "Counts words; shows the runtime contract end to end",
-        RuntimeCapabilities {
-            streaming: true,
-            hooks: true,
-            cancellation: true,
-            conversation_history: true,
-            ..Default::default()
-        },
-        |_deps, defaults: WordCountConfig| Ok(WordCountRuntime { defaults }),
-    ))?;
+    registry.register(
+        RuntimeSpec::new("word_count", "Counts words; shows the runtime contract end to end", |_deps| {
+            Ok(WordCountRuntime)
+        })
+        .with_config::<WordCountConfig>(),
+    )?;
     println!("available runtimes: {:?}", registry.list_available());
     println!("runtime info: {}", serde_json::to_string_pretty(&registry.runtime_info_all())?);
 
     // 2. Create it with injected deps (control plane + cancellation manager).
     let control_plane = Arc::new(InMemoryControlPlane::new());
     let deps = RuntimeDeps::new(control_plane.clone());
-    let runtime = registry.create(&"word_count".into(), deps, Some(&json!({"min_len": 1})))?;
+    let runtime = registry.create(&"word_count".into(), deps)?;
 
     // 3. Execute.
     let context = RuntimeExecutionContext::new("the quick brown fox jumps")
@@ -142,6 +143,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 5. Bad config is refused with the field named; every execution was recorded.
     let bad = runtime.execute(&RuntimeExecutionContext::new("x").runtime_config(json!({"min_len": 0}))).await;
     println!("bad config → success={} error={:?}", bad.success, bad.error);
+    let mut agent = AgentDefinition::named("counter");
+    agent.runtime = RuntimeType::new("word_count");
+    agent.runtime_config = Some(json!({"stop_words": [""]}));
+    println!(
+        "agent with a bad config → {}",
+        registry.validate_agent(&agent).map_or_else(|e| e.to_string(), |()| "ok".into())
+    );
     println!("records stored: {}", control_plane.records().len());
     Ok(())
 }

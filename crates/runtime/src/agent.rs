@@ -1,13 +1,16 @@
 //! An agent definition: what an operator configures and runs by name.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use toolbridge_config::{McpServers, PolicyConfig, SkillConfig};
 
 use crate::context::RuntimeExecutionContext;
+use crate::model_config::ModelConfig;
 use crate::runtime_type::RuntimeType;
 
-/// An agent: `{name, runtime, model_id, system_prompt, runtime_config, mcp_servers, skills,
-/// policy}` (DESIGN.md). Unknown keys are rejected so that typos do not pass silently.
+/// An agent: `{name, runtime, model_id, system_prompt, runtime_config, model_config,
+/// mcp_servers, skills, policy}` (DESIGN.md), parsed into types once. Unknown keys are
+/// rejected so that typos do not pass silently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentDefinition {
@@ -28,28 +31,37 @@ pub struct AgentDefinition {
     /// The runtime's typed configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_config: Option<Value>,
-    /// MCP servers, in any of the three accepted shapes.
+    /// How the model samples (takes precedence over the same settings in `runtime_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mcp_servers: Option<Map<String, Value>>,
+    pub model_config: Option<ModelConfig>,
+    /// MCP servers, in any of the three accepted shapes (stored as `{name: server}`).
+    #[serde(default, skip_serializing_if = "McpServers::is_empty")]
+    pub mcp_servers: McpServers,
     /// Skills: `[{name, type, configuration, enabled}]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub skills: Vec<Value>,
-    /// Tool policy (allow/deny rules), passed to the runtime in `agent_config.policy`.
+    pub skills: Vec<SkillConfig>,
+    /// Tool policy (allow/deny rules).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<Value>,
+    pub policy: Option<PolicyConfig>,
 }
 
 impl AgentDefinition {
     /// An agent with a name and model; everything else defaulted.
     pub fn new(name: impl Into<String>, model_id: impl Into<String>) -> Self {
+        Self { model_id: Some(model_id.into()), ..Self::named(name) }
+    }
+
+    /// An agent with a name only (its runtime may need no model); everything else defaulted.
+    pub fn named(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             description: None,
             runtime: RuntimeType::agent_loop(),
-            model_id: Some(model_id.into()),
+            model_id: None,
             system_prompt: None,
             runtime_config: None,
-            mcp_servers: None,
+            model_config: None,
+            mcp_servers: McpServers::new(),
             skills: Vec::new(),
             policy: None,
         }
@@ -62,13 +74,10 @@ impl AgentDefinition {
         context.model_id.clone_from(&self.model_id);
         context.system_prompt.clone_from(&self.system_prompt);
         context.runtime_config.clone_from(&self.runtime_config);
+        context.model_config.clone_from(&self.model_config);
         context.mcp_servers.clone_from(&self.mcp_servers);
         context.skills.clone_from(&self.skills);
-        if let Some(policy) = &self.policy {
-            let mut agent_config = Map::new();
-            agent_config.insert("policy".to_owned(), policy.clone());
-            context.agent_config = Some(agent_config);
-        }
+        context.policy.clone_from(&self.policy);
         context
     }
 }
@@ -90,7 +99,7 @@ mod tests {
         let ctx = agent.context("hi");
         assert_eq!(ctx.agent_id, "demo");
         assert_eq!(ctx.model_id.as_deref(), Some("scripted:x.json"));
-        assert_eq!(ctx.agent_config.unwrap()["policy"], json!({"deny": ["t__crash"]}));
+        assert_eq!(serde_json::to_value(ctx.policy.unwrap()).unwrap(), json!({"deny": ["t__crash"]}));
         assert_eq!(ctx.skills.len(), 1);
     }
 
@@ -98,5 +107,10 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let err = serde_json::from_value::<AgentDefinition>(json!({"name": "a", "modle_id": "x"})).unwrap_err();
         assert!(err.to_string().contains("modle_id"), "{err}");
+        let err = serde_json::from_value::<AgentDefinition>(
+            json!({"name": "a", "skills": [{"name": "fs", "type": "file_system", "configuration": {"base": "/"}}]}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("configuration.base"), "{err}");
     }
 }

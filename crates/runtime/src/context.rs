@@ -4,6 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use toolbridge_config::{McpServers, PolicyConfig, SkillConfig};
+
+use crate::model_config::ModelConfig;
 
 /// The identifier of one execution (the key for cancellation, usage and records).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
@@ -86,8 +89,8 @@ fn default_environment() -> String {
 
 /// Everything a runtime gets for one execution: the seed's `RuntimeExecutionContext`.
 ///
-/// Skills and MCP servers are carried as JSON (their typed form lives in the `toolbridge`
-/// bridge crate, which parses them), so this crate stays free of MCP and HTTP.
+/// Skills, MCP servers and the tool policy are carried typed (`toolbridge-config`), parsed
+/// once where the context was made; they serialise with the seed's field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuntimeExecutionContext {
     /// Unique execution id.
@@ -109,19 +112,24 @@ pub struct RuntimeExecutionContext {
     /// Model identifier, e.g. `openai:gpt-4o-mini`, `scripted:demo.json`.
     #[serde(default)]
     pub model_id: Option<String>,
-    /// Model configuration.
+    /// How the model samples (temperature, max_tokens, top_p, stop, …), sent with every
+    /// model request by runtimes that call a model.
     #[serde(default)]
-    pub model_config: Option<Map<String, Value>>,
+    pub model_config: Option<ModelConfig>,
     /// Agent configuration.
     #[serde(default)]
     pub agent_config: Option<Map<String, Value>>,
     /// Skills: `[{name, type, configuration, enabled}]`.
     #[serde(default)]
-    pub skills: Vec<Value>,
-    /// MCP server configurations (`{name: {...}}` or a wrapped `mcpServers`/`servers` object).
+    pub skills: Vec<SkillConfig>,
+    /// MCP server configurations (`{name: {...}}`, or a wrapped `mcpServers`/`servers`
+    /// object when parsed).
     #[serde(default)]
-    pub mcp_servers: Option<Map<String, Value>>,
-    /// User metadata.
+    pub mcp_servers: McpServers,
+    /// Which tools may be offered and called (toolbridge's addition to the seed's context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyConfig>,
+    /// User metadata, kept in the execution's stored record.
     #[serde(default)]
     pub user_metadata: Option<Map<String, Value>>,
     /// Runtime-specific configuration, validated by the runtime's typed config.
@@ -166,7 +174,8 @@ impl RuntimeExecutionContext {
             model_config: None,
             agent_config: None,
             skills: Vec::new(),
-            mcp_servers: None,
+            mcp_servers: McpServers::new(),
+            policy: None,
             user_metadata: None,
             runtime_config: None,
             user_email: None,
@@ -226,8 +235,9 @@ mod tests {
         let value = json!({
             "execution_id": "e1", "agent_id": "a", "organization_id": "o", "prompt": "p",
             "system_prompt": "s", "conversation_history": [{"role": "user", "content": "x", "name": "n"}],
-            "model_id": "m", "model_config": {"t": 1}, "agent_config": {"k": true},
-            "skills": [{"name": "fs", "type": "file_system"}], "mcp_servers": {"x": {"command": "c"}},
+            "model_id": "m", "model_config": {"temperature": 0.5}, "agent_config": {"k": true},
+            "skills": [{"name": "fs", "type": "file_system", "configuration": {}, "enabled": true}],
+            "mcp_servers": {"x": {"command": "c"}},
             "user_metadata": {"u": 1}, "runtime_config": {"max_iterations": 3},
             "user_email": "a@b.c", "user_id": "u1", "user_roles": ["admin"], "team_id": "t1",
             "team_name": "team", "environment": "staging"
@@ -235,6 +245,28 @@ mod tests {
         let ctx: RuntimeExecutionContext = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(ctx.conversation_history[0].extra["name"], json!("n"));
         assert_eq!(serde_json::to_value(&ctx).unwrap(), value);
+    }
+
+    #[test]
+    fn tool_configuration_is_typed_and_errors_name_the_field() {
+        let ctx: RuntimeExecutionContext = serde_json::from_value(json!({
+            "execution_id": "e1", "prompt": "p",
+            "mcp_servers": {"mcpServers": {"t": {"command": "testbed-mcp", "timeout": 5}}},
+            "policy": {"deny": ["t__crash"]}
+        }))
+        .unwrap();
+        assert_eq!(ctx.mcp_servers.len(), 1);
+        assert_eq!(ctx.policy.as_ref().map(|p| p.deny.len()), Some(1));
+        let err = serde_json::from_value::<RuntimeExecutionContext>(json!({
+            "execution_id": "e1", "prompt": "p", "mcp_servers": {"t": {"comand": "x"}}
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("comand"), "{err}");
+        let err = serde_json::from_value::<RuntimeExecutionContext>(json!({
+            "execution_id": "e1", "prompt": "p", "model_config": {"temprature": 1}
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("temprature"), "{err}");
     }
 
     #[test]

@@ -37,6 +37,86 @@ impl ControlPlaneError {
     }
 }
 
+/// Where an execution stands, as a control plane records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// Started and not finished.
+    Running,
+    /// Finished successfully.
+    Success,
+    /// Finished with an error.
+    Error,
+    /// Cancelled.
+    Cancelled,
+    /// Its process died before it finished (a control plane decides this, e.g. from the
+    /// recorded process id).
+    Interrupted,
+}
+
+impl ExecutionStatus {
+    /// The status of a finished execution's result.
+    pub fn of(result: &RuntimeExecutionResult) -> Self {
+        match result.finish_reason {
+            Some(crate::result::FinishReason::Cancelled) => Self::Cancelled,
+            _ if result.success => Self::Success,
+            _ => Self::Error,
+        }
+    }
+
+    /// The wire name (`running`, `success`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether the execution has ended.
+    pub const fn is_finished(self) -> bool {
+        !matches!(self, Self::Running)
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ExecutionStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "running" => Self::Running,
+            "success" => Self::Success,
+            "error" => Self::Error,
+            "cancelled" => Self::Cancelled,
+            "interrupted" => Self::Interrupted,
+            other => {
+                return Err(format!(
+                    "unknown status {other:?}; expected running, success, error, cancelled or interrupted"
+                ));
+            }
+        })
+    }
+}
+
+/// An execution that is starting, handed to [`ControlPlane::record_start`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExecutionStart<'a> {
+    /// The runtime that runs it.
+    pub runtime_type: &'a RuntimeType,
+    /// Its input.
+    pub context: &'a RuntimeExecutionContext,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+}
+
 /// Everything about one finished execution, handed to [`ControlPlane::record_execution`].
 #[derive(Debug, Clone, Copy)]
 pub struct ExecutionRecord<'a> {
@@ -54,9 +134,11 @@ pub struct ExecutionRecord<'a> {
 
 /// The control plane a runtime talks to.
 ///
-/// The orchestration calls [`cache_metadata`](Self::cache_metadata) when an execution starts,
-/// and [`report_usage`](Self::report_usage) and [`record_execution`](Self::record_execution)
-/// when it ends, whatever the outcome. Failures are logged, never fatal to the execution.
+/// The orchestration calls [`record_start`](Self::record_start) when an execution starts, and
+/// [`report_usage`](Self::report_usage) and [`record_execution`](Self::record_execution) when
+/// it ends, whatever the outcome. A failure to record the start is logged; a failure to record
+/// the end is logged and reported to the caller in the result's `metadata.record_error`, since
+/// the record is then lost.
 #[async_trait]
 pub trait ControlPlane: Send + Sync + Debug {
     /// Caches metadata about an execution.
@@ -71,6 +153,18 @@ pub trait ControlPlane: Send + Sync + Debug {
     async fn report_usage(&self, execution_id: &ExecutionId, usage: &Usage) -> Result<(), ControlPlaneError>;
     /// Usage reported for an execution.
     async fn get_usage(&self, execution_id: &ExecutionId) -> Result<Option<Usage>, ControlPlaneError>;
+    /// Records that an execution started (so that one whose process dies still has a record).
+    /// The default caches its summary as metadata.
+    async fn record_start(&self, start: ExecutionStart<'_>) -> Result<(), ControlPlaneError> {
+        let context = start.context;
+        let metadata = serde_json::json!({
+            "runtime_type": start.runtime_type,
+            "agent_id": context.agent_id,
+            "model_id": context.model_id,
+            "started_at": start.started_at.to_rfc3339(),
+        });
+        self.cache_metadata(&context.execution_id, metadata).await
+    }
     /// Stores the record of a finished execution. The default keeps nothing.
     async fn record_execution(&self, record: ExecutionRecord<'_>) -> Result<(), ControlPlaneError> {
         let _ = record;

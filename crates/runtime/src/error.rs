@@ -1,8 +1,8 @@
 //! Errors of the runtime contract.
 
-use crate::config::ConfigError;
 use crate::context::ExecutionId;
 use crate::result::RuntimeExecutionResult;
+use crate::runtime_config::ConfigError;
 use crate::runtime_type::RuntimeType;
 
 /// An error raised by a runtime or by the orchestration around it.
@@ -24,6 +24,9 @@ pub enum RuntimeError {
     /// The execution was cancelled.
     #[error("execution cancelled")]
     Cancelled,
+    /// The runtime (its implementation or a hook) panicked; the panic's message.
+    #[error("the runtime panicked: {0}")]
+    Panicked(String),
     /// The runtime failed; the message says why.
     #[error("{0}")]
     Execution(String),
@@ -102,6 +105,15 @@ pub enum RegistryError {
         /// The validation error.
         #[source]
         source: ConfigError,
+    },
+    /// The runtime's own `validate_config` refused the agent.
+    #[error("runtime `{runtime}`: {source}")]
+    Invalid {
+        /// The runtime type.
+        runtime: RuntimeType,
+        /// Its error.
+        #[source]
+        source: RuntimeError,
     },
     /// The runtime's constructor failed.
     #[error("runtime `{runtime}` could not be created: {source}")]

@@ -1,34 +1,41 @@
 //! The public interface of every runtime, written once: `execute`, `stream_execute`, `cancel`,
 //! `get_usage`.
 //!
-//! Orchestration order: register cancellation → validate (typed `runtime_config`, then the
-//! runtime's `validate_config`) → `before_execute` → implementation → `after_execute`. Any
-//! error goes to `on_error`, whose result is returned. Cancellation ends with
-//! `finish_reason = cancelled`. Whatever the outcome, the usage is recorded and the execution
-//! record is handed to the control plane.
+//! Orchestration order: register cancellation → record the start → validate (typed
+//! `runtime_config`, absent = `{}`, then the runtime's `validate_config`) →
+//! `before_execute` → implementation → `after_execute`. Any error goes to `on_error`, whose
+//! result is returned; a panic in the implementation or a hook is caught and handled as an
+//! error (its message in `error`). `after_execute` runs for every execution that ends without
+//! an error — completed or cancelled, streamed or not. Cancellation ends with
+//! `finish_reason = cancelled`. Whatever the outcome, the usage is recorded, the tool-call
+//! log kept (from the execution's [`CallLog`](crate::CallLog) when the implementation left
+//! none), `run_id` set (the execution id when the runtime has no id of its own),
+//! `user_metadata` kept in the result's metadata, and the execution record handed to the
+//! control plane.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use futures::stream::BoxStream;
-use serde_json::{Value, json};
+use futures::{FutureExt, StreamExt};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info_span, warn};
 
 use crate::cancellation::CancellationManager;
 use crate::capabilities::RuntimeCapabilities;
-use crate::config::ConfigError;
 use crate::context::{ExecutionId, RuntimeExecutionContext};
-use crate::control_plane::{ControlPlane, ExecutionRecord, InMemoryControlPlane};
+use crate::control_plane::{ControlPlane, ExecutionRecord, ExecutionStart, InMemoryControlPlane};
 use crate::error::RuntimeError;
 use crate::event::{EventCallback, ExecutionEvent};
 use crate::result::{FinishReason, RuntimeExecutionResult};
 use crate::runtime::{ExecutionScope, Runtime};
+use crate::runtime_config::ConfigError;
 use crate::runtime_type::RuntimeType;
 use crate::usage::Usage;
 
@@ -125,6 +132,31 @@ async fn cancellable<F: Future>(future: F, token: &CancellationToken) -> Outcome
     }
 }
 
+/// The message of a caught panic.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "(a panic without a message)".to_owned()
+    }
+}
+
+/// Awaits a runtime's future, turning a panic into [`RuntimeError::Panicked`].
+async fn guarded<T>(future: impl Future<Output = Result<T, RuntimeError>>) -> Result<T, RuntimeError> {
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(payload) => Err(RuntimeError::Panicked(panic_message(payload.as_ref()))),
+    }
+}
+
+/// Runs a runtime's `validate_config`, turning a panic into [`RuntimeError::Panicked`].
+pub(crate) fn guarded_validate(runtime: &dyn Runtime, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| runtime.validate_config(context)))
+        .unwrap_or_else(|payload| Err(RuntimeError::Panicked(panic_message(payload.as_ref()))))
+}
+
 impl RuntimeHandle {
     /// Wraps a runtime with its deps.
     pub fn new(runtime: impl Runtime, deps: RuntimeDeps) -> Self {
@@ -146,13 +178,19 @@ impl RuntimeHandle {
         self.inner.runtime.capabilities()
     }
 
+    /// Whether the runtime's executions need a `model_id`.
+    pub fn requires_model(&self) -> bool {
+        self.inner.runtime.requires_model()
+    }
+
     /// The deps the runtime runs with.
     pub fn deps(&self) -> &RuntimeDeps {
         &self.inner.deps
     }
 
-    /// Runs one execution to completion. Never fails: errors come back as a result with
-    /// `success = false` (see the module docs for the order of things).
+    /// Runs one execution to completion. Never fails and never panics: errors (and panics)
+    /// come back as a result with `success = false` (see the module docs for the order of
+    /// things).
     pub async fn execute(&self, context: &RuntimeExecutionContext) -> RuntimeExecutionResult {
         let span = info_span!("execution", execution_id = %context.execution_id, runtime = %self.inner.runtime_type);
         async {
@@ -164,9 +202,9 @@ impl RuntimeHandle {
             };
             let token = registration.token().clone();
             let scope = self.scope(context, token.clone(), None);
-            self.cache_start(context).await;
-            let result = self.run(context, &scope, &token).await;
-            self.finish(context, &result, started_at).await;
+            self.record_start(context, started_at).await;
+            let mut result = self.run(context, &scope, &token).await;
+            self.finish(context, &scope, &mut result, started_at).await;
             drop(registration);
             result
         }
@@ -182,26 +220,26 @@ impl RuntimeHandle {
     ) -> RuntimeExecutionResult {
         let runtime = &self.inner.runtime;
         if let Err(error) = self.prepare(context).await {
-            return self.error_result(context, error).await;
+            return self.error_result(context, scope, error).await;
         }
-        match cancellable(runtime.execute_impl(context, scope), token).await {
+        match cancellable(guarded(runtime.execute_impl(context, scope)), token).await {
             Outcome::Finished(Ok(mut result)) => {
                 if result.finish_reason.is_none() {
                     result.finish_reason =
                         Some(if token.is_cancelled() { FinishReason::Cancelled } else { FinishReason::Stop });
                 }
                 if result.finish_reason == Some(FinishReason::Cancelled) {
-                    result.mark_cancelled();
+                    return self.cancelled(context, Some(result)).await;
                 }
-                self.after(context, result).await
+                self.after(context, scope, result).await
             }
             Outcome::Finished(Err(error)) if !token.is_cancelled() && !error.is_cancelled() => {
-                self.error_result(context, error).await
+                self.error_result(context, scope, error).await
             }
             Outcome::Finished(Err(RuntimeError::WithPartial { partial, .. })) => {
-                Self::cancelled_result(context, Some(*partial))
+                self.cancelled(context, Some(*partial)).await
             }
-            Outcome::Finished(Err(_)) | Outcome::Abandoned => Self::cancelled_result(context, None),
+            Outcome::Finished(Err(_)) | Outcome::Abandoned => self.cancelled(context, None).await,
         }
     }
 
@@ -210,20 +248,33 @@ impl RuntimeHandle {
         if let Some(check) = &self.inner.config_check {
             check(context.runtime_config.as_ref())?;
         }
-        self.inner.runtime.validate_config(context)?;
-        self.inner.runtime.before_execute(context).await
+        guarded_validate(self.inner.runtime.as_ref(), context)?;
+        guarded(self.inner.runtime.before_execute(context)).await
     }
 
-    async fn after(&self, context: &RuntimeExecutionContext, result: RuntimeExecutionResult) -> RuntimeExecutionResult {
-        match self.inner.runtime.after_execute(context, &result).await {
+    async fn after(
+        &self,
+        context: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+        result: RuntimeExecutionResult,
+    ) -> RuntimeExecutionResult {
+        match guarded(self.inner.runtime.after_execute(context, &result)).await {
             Ok(()) => result,
-            Err(error) => self.error_result(context, error).await,
+            Err(error) => self.error_result(context, scope, error.with_partial(result)).await,
         }
     }
 
-    async fn error_result(&self, context: &RuntimeExecutionContext, error: RuntimeError) -> RuntimeExecutionResult {
+    async fn error_result(
+        &self,
+        context: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+        error: RuntimeError,
+    ) -> RuntimeExecutionResult {
         warn!(error = %error, "execution failed");
-        let mut result = self.inner.runtime.on_error(context, &error).await;
+        let handled = AssertUnwindSafe(self.inner.runtime.on_error(context, &error)).catch_unwind().await;
+        let mut result = handled.unwrap_or_else(|payload| {
+            RuntimeExecutionResult::failure(format!("{error}; on_error panicked: {}", panic_message(payload.as_ref())))
+        });
         if !result.success {
             result.error.get_or_insert_with(|| error.to_string());
             result.finish_reason.get_or_insert(FinishReason::Error);
@@ -231,10 +282,17 @@ impl RuntimeHandle {
         if let RuntimeError::WithPartial { partial, .. } = error {
             keep_partial(&mut result, *partial);
         }
+        if result.tool_execution_messages.is_none() && !scope.call_log().is_empty() {
+            result.tool_execution_messages = Some(scope.call_log().records());
+        }
         result
     }
 
-    fn cancelled_result(
+    /// The result of a cancelled execution: the implementation's own partial result when it
+    /// gave one, marked cancelled; `after_execute` runs on it (an error it returns is logged:
+    /// the execution stays cancelled).
+    async fn cancelled(
+        &self,
         context: &RuntimeExecutionContext,
         partial: Option<RuntimeExecutionResult>,
     ) -> RuntimeExecutionResult {
@@ -242,6 +300,9 @@ impl RuntimeHandle {
         result.mark_cancelled();
         if result.model.is_none() {
             result.model.clone_from(&context.model_id);
+        }
+        if let Err(error) = guarded(self.inner.runtime.after_execute(context, &result)).await {
+            warn!(error = %error, "after_execute failed on a cancelled execution");
         }
         result
     }
@@ -255,14 +316,31 @@ impl RuntimeHandle {
         ExecutionScope::new(context.execution_id.clone(), token, events, Arc::clone(&self.inner.deps.control_plane))
     }
 
-    /// Records usage and the execution record; failures are logged, not returned.
+    async fn record_start(&self, context: &RuntimeExecutionContext, started_at: DateTime<Utc>) {
+        let start = ExecutionStart { runtime_type: &self.inner.runtime_type, context, started_at };
+        if let Err(error) = self.inner.deps.control_plane.record_start(start).await {
+            warn!(error = %error, "could not record the start of the execution");
+        }
+    }
+
+    /// Completes the result (tool log, run id, user metadata), records usage and the
+    /// execution record. A record that cannot be stored is logged and noted in
+    /// `metadata.record_error`.
     async fn finish(
         &self,
         context: &RuntimeExecutionContext,
-        result: &RuntimeExecutionResult,
+        scope: &ExecutionScope,
+        result: &mut RuntimeExecutionResult,
         started_at: DateTime<Utc>,
     ) {
         let id = &context.execution_id;
+        if result.tool_execution_messages.is_none() && !scope.call_log().is_empty() {
+            result.tool_execution_messages = Some(scope.call_log().records());
+        }
+        result.run_id.get_or_insert_with(|| id.to_string());
+        if let Some(user_metadata) = &context.user_metadata {
+            result.metadata.entry("user_metadata").or_insert_with(|| Value::Object(user_metadata.clone()));
+        }
         self.inner.usage.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), result.usage.clone());
         let control_plane = &self.inner.deps.control_plane;
         if let Err(error) = control_plane.report_usage(id, &result.usage).await {
@@ -276,20 +354,9 @@ impl RuntimeHandle {
             finished_at: Utc::now(),
         };
         if let Err(error) = control_plane.record_execution(record).await {
-            warn!(error = %error, "could not store the execution record");
-        }
-    }
-
-    async fn cache_start(&self, context: &RuntimeExecutionContext) {
-        let metadata = json!({
-            "runtime_type": self.inner.runtime_type,
-            "agent_id": context.agent_id,
-            "model_id": context.model_id,
-            "prompt": context.prompt.chars().take(2000).collect::<String>(),
-            "started_at": Utc::now().to_rfc3339(),
-        });
-        if let Err(error) = self.inner.deps.control_plane.cache_metadata(&context.execution_id, metadata).await {
-            warn!(error = %error, "could not cache execution metadata");
+            let message = error_chain(&error);
+            warn!(error = %message, "could not store the execution record");
+            result.metadata.insert("record_error".into(), Value::String(message));
         }
     }
 
@@ -318,77 +385,98 @@ impl RuntimeHandle {
             };
             let token = registration.token().clone();
             let scope = this.scope(&context, token.clone(), events.clone());
-            this.cache_start(&context).await;
-            let result = match this.prepare(&context).await {
-                Err(error) => this.error_result(&context, error).await,
+            this.record_start(&context, started_at).await;
+            let mut result = match this.prepare(&context).await {
+                Err(error) => this.error_result(&context, &scope, error).await,
                 Ok(()) => {
-                    let mut inner = Arc::clone(&this.inner.runtime).stream_execute_impl(Arc::clone(&context), scope);
-                    let mut last: Option<RuntimeExecutionResult> = None;
-                    let ending = loop {
-                        let next = tokio::select! {
-                            biased;
-                            item = inner.next() => Some(item),
-                            () = token.cancelled() => None,
-                        };
-                        match next {
-                            Some(Some(Ok(item))) if item.is_final() => break StreamEnd::Final(Box::new(item)),
-                            Some(Some(Ok(item))) => {
-                                last = Some(item.clone());
-                                yield item;
-                            }
-                            Some(Some(Err(error))) => break StreamEnd::Failed(error),
-                            Some(None) => break StreamEnd::Exhausted,
-                            None => break StreamEnd::Cancelled,
+                    let runtime = Arc::clone(&this.inner.runtime);
+                    let made = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        runtime.stream_execute_impl(Arc::clone(&context), scope.clone())
+                    }));
+                    match made {
+                        Err(payload) => {
+                            let error = RuntimeError::Panicked(panic_message(payload.as_ref()));
+                            this.error_result(&context, &scope, error).await
                         }
-                    };
-                    match ending {
-                        StreamEnd::Final(item) if item.finish_reason == Some(FinishReason::Cancelled) => {
-                            Self::cancelled_result(&context, Some(*item))
-                        }
-                        StreamEnd::Final(item) => this.after(&context, *item).await,
-                        StreamEnd::Failed(error) if token.is_cancelled() || error.is_cancelled() => {
-                            let partial = match error {
-                                RuntimeError::WithPartial { partial, .. } => Some(*partial),
-                                _ => last,
+                        Ok(inner) => {
+                            let mut inner = AssertUnwindSafe(inner).catch_unwind().map(|item| match item {
+                                Ok(item) => item,
+                                Err(payload) => Err(RuntimeError::Panicked(panic_message(payload.as_ref()))),
+                            });
+                            let mut last: Option<RuntimeExecutionResult> = None;
+                            let ending = loop {
+                                let next = tokio::select! {
+                                    biased;
+                                    item = inner.next() => Some(item),
+                                    () = token.cancelled() => None,
+                                };
+                                match next {
+                                    Some(Some(Ok(item))) if item.is_final() => break StreamEnd::Final(Box::new(item)),
+                                    Some(Some(Ok(item))) => {
+                                        last = Some(item.clone());
+                                        yield item;
+                                    }
+                                    Some(Some(Err(error))) => break StreamEnd::Failed(error),
+                                    Some(None) => break StreamEnd::Exhausted,
+                                    None => break StreamEnd::Cancelled,
+                                }
                             };
-                            Self::cancelled_result(&context, partial)
-                        }
-                        StreamEnd::Failed(error) => this.error_result(&context, error).await,
-                        StreamEnd::Exhausted => {
-                            let mut item = last.unwrap_or_default();
-                            if token.is_cancelled() {
-                                Self::cancelled_result(&context, Some(item))
-                            } else {
-                                item.finish_reason = Some(FinishReason::Stop);
-                                this.after(&context, item).await
-                            }
-                        }
-                        StreamEnd::Cancelled => {
-                            // Give the implementation a moment to hand back its own final item
-                            // (with its tool log), then settle for the last partial.
-                            let drained = tokio::time::timeout(CANCEL_GRACE, async {
-                                let mut latest = None;
-                                while let Some(Ok(item)) = inner.next().await {
-                                    let done = item.is_final();
-                                    latest = Some(item);
-                                    if done {
-                                        break;
+                            match ending {
+                                StreamEnd::Final(item) if item.finish_reason == Some(FinishReason::Cancelled) => {
+                                    this.cancelled(&context, Some(*item)).await
+                                }
+                                StreamEnd::Final(item) => this.after(&context, &scope, *item).await,
+                                StreamEnd::Failed(error) if token.is_cancelled() || error.is_cancelled() => {
+                                    let partial = match error {
+                                        RuntimeError::WithPartial { partial, .. } => Some(*partial),
+                                        _ => last,
+                                    };
+                                    this.cancelled(&context, partial).await
+                                }
+                                StreamEnd::Failed(error) => {
+                                    let error = match last {
+                                        Some(last) if error.partial().is_none() => error.with_partial(last),
+                                        _ => error,
+                                    };
+                                    this.error_result(&context, &scope, error).await
+                                }
+                                StreamEnd::Exhausted => {
+                                    let mut item = last.unwrap_or_default();
+                                    if token.is_cancelled() {
+                                        this.cancelled(&context, Some(item)).await
+                                    } else {
+                                        item.finish_reason = Some(FinishReason::Stop);
+                                        this.after(&context, &scope, item).await
                                     }
                                 }
-                                latest
-                            })
-                            .await
-                            .ok()
-                            .flatten();
-                            Self::cancelled_result(&context, drained.or(last))
+                                StreamEnd::Cancelled => {
+                                    // Give the implementation a moment to hand back its own final
+                                    // item (with its tool log), then settle for the last partial.
+                                    let drained = tokio::time::timeout(CANCEL_GRACE, async {
+                                        let mut latest = None;
+                                        while let Some(Ok(item)) = inner.next().await {
+                                            let done = item.is_final();
+                                            latest = Some(item);
+                                            if done {
+                                                break;
+                                            }
+                                        }
+                                        latest
+                                    })
+                                    .await
+                                    .ok()
+                                    .flatten();
+                                    this.cancelled(&context, drained.or(last)).await
+                                }
+                            }
                         }
                     }
                 }
             };
             if let Some(finish_reason) = result.finish_reason {
-                scope_emit(events.as_ref(), &ExecutionEvent::Done { finish_reason });
+                scope.emit(&ExecutionEvent::Done { finish_reason });
             }
-            this.finish(&context, &result, started_at).await;
+            this.finish(&context, &scope, &mut result, started_at).await;
             drop(registration);
             yield result;
         };
@@ -398,14 +486,20 @@ impl RuntimeHandle {
     /// Cancels a running execution by id. Returns whether anything was cancelled.
     pub async fn cancel(&self, execution_id: &ExecutionId) -> bool {
         let token_cancelled = self.inner.deps.cancellation.cancel(execution_id);
-        let runtime_cancelled = self.inner.runtime.cancel_impl(execution_id).await;
+        let runtime_cancelled = AssertUnwindSafe(self.inner.runtime.cancel_impl(execution_id))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| {
+                warn!(panic = %panic_message(payload.as_ref()), "cancel_impl panicked");
+                false
+            });
         token_cancelled || runtime_cancelled
     }
 
     /// The usage of an execution: from the runtime if it tracks it, else what this handle
     /// recorded, else what the control plane has.
     pub async fn get_usage(&self, execution_id: &ExecutionId) -> Option<Usage> {
-        if let Some(usage) = self.inner.runtime.usage_impl(execution_id).await {
+        if let Ok(Some(usage)) = AssertUnwindSafe(self.inner.runtime.usage_impl(execution_id)).catch_unwind().await {
             return Some(usage);
         }
         let remembered =
@@ -415,6 +509,21 @@ impl RuntimeHandle {
         }
         self.inner.deps.control_plane.get_usage(execution_id).await.ok().flatten()
     }
+}
+
+/// An error and its causes, `: `-joined (the store's errors keep SQLite's reason as a source).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Polls a stream inside a span, so everything the execution logs carries its id.
@@ -463,11 +572,5 @@ fn keep_partial(result: &mut RuntimeExecutionResult, partial: RuntimeExecutionRe
     }
     for (key, value) in partial.metadata {
         result.metadata.entry(key).or_insert(value);
-    }
-}
-
-fn scope_emit(events: Option<&EventCallback>, event: &ExecutionEvent) {
-    if let Some(events) = events {
-        events.emit(event);
     }
 }

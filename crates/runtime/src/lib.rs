@@ -8,7 +8,10 @@
 //! - [`RuntimeRegistry`] discovers and creates runtimes by [`RuntimeType`]; each declares a
 //!   typed `runtime_config` ([`RuntimeConfig`]) whose JSON Schema it publishes.
 //! - [`RuntimeExecutionContext`], [`RuntimeExecutionResult`], [`Usage`], [`ToolCallRecord`] and
-//!   [`ExecutionEvent`] are the data contracts, serialised with the seed's field names.
+//!   [`ExecutionEvent`] are the data contracts, serialised with the seed's field names; the
+//!   tool configuration inside them is typed (`toolbridge-config`, re-exported as [`config`]).
+//! - [`CallLog`] is each execution's tool-call log (in its [`ExecutionScope`]): kept whatever
+//!   the outcome.
 //! - [`CancellationManager`] and [`ControlPlane`] are injected into every runtime through
 //!   [`RuntimeDeps`].
 //!
@@ -33,9 +36,8 @@
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let mut registry = RuntimeRegistry::new();
-//! registry.register(RuntimeSpec::new("shout", "shouts", RuntimeCapabilities::default(),
-//!     |_deps, _config: NoConfig| Ok(Shout))).unwrap();
-//! let runtime = registry.create(&"shout".into(), RuntimeDeps::default(), None).unwrap();
+//! registry.register(RuntimeSpec::new("shout", "shouts", |_deps| Ok(Shout))).unwrap();
+//! let runtime = registry.create(&"shout".into(), RuntimeDeps::default()).unwrap();
 //! let result = runtime.execute(&RuntimeExecutionContext::new("hi")).await;
 //! assert_eq!(result.response, "HI");
 //! assert_eq!(result.finish_reason, Some(FinishReason::Stop));
@@ -45,38 +47,47 @@
 #![warn(clippy::unwrap_used)]
 
 mod agent;
+mod call_log;
 mod cancellation;
 mod capabilities;
-mod config;
 mod context;
 mod control_plane;
 mod error;
 mod event;
 mod handle;
+mod model_config;
 mod registry;
 mod result;
 mod runtime;
+mod runtime_config;
 mod runtime_type;
 mod tool_call;
 mod usage;
 
 pub use agent::AgentDefinition;
+pub use call_log::{CallLog, CallOutcome, CallStart, PendingCall};
 pub use cancellation::{CancellationManager, CancellationRegistration};
 pub use capabilities::RuntimeCapabilities;
-pub use config::{
-    ConfigError, ConfigValidator, FieldError, NoConfig, RuntimeConfig, config_schema, parse_runtime_config,
-};
 pub use context::{ConversationMessage, ExecutionId, RuntimeExecutionContext};
-pub use control_plane::{ControlPlane, ControlPlaneError, ExecutionRecord, InMemoryControlPlane};
+pub use control_plane::{
+    ControlPlane, ControlPlaneError, ExecutionRecord, ExecutionStart, ExecutionStatus, InMemoryControlPlane,
+};
 pub use error::{RegistryError, RuntimeError};
 pub use event::{EventCallback, ExecutionEvent, TOOL_EVENT_OUTPUT_CHARS, ToolStatus};
 pub use handle::{CANCEL_GRACE, RuntimeDeps, RuntimeHandle};
-pub use registry::{RuntimeInfo, RuntimeRegistry, RuntimeSpec};
+pub use model_config::ModelConfig;
+pub use registry::{RuntimeInfo, RuntimeKind, RuntimeRegistry, RuntimeSpec};
 pub use result::{FinishReason, RuntimeExecutionResult};
 pub use runtime::{ExecutionScope, ResultStream, Runtime};
+pub use runtime_config::{
+    ConfigError, ConfigValidator, FieldError, NoConfig, RuntimeConfig, config_schema, parse_runtime_config,
+};
 pub use runtime_type::RuntimeType;
 pub use tool_call::{ToolCallRecord, ToolErrorType, ToolSourceKind};
 pub use usage::Usage;
+
+/// The typed tool configuration carried by contexts and agents.
+pub use toolbridge_config as config;
 
 /// Re-exported so runtimes can be written without naming the crates themselves.
 pub use async_trait::async_trait;

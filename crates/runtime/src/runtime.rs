@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::call_log::CallLog;
 use crate::capabilities::RuntimeCapabilities;
 use crate::context::{ExecutionId, RuntimeExecutionContext};
 use crate::control_plane::ControlPlane;
@@ -21,13 +22,14 @@ use crate::usage::Usage;
 pub type ResultStream = BoxStream<'static, Result<RuntimeExecutionResult, RuntimeError>>;
 
 /// What an execution's implementation gets besides the context: its id, its cancellation
-/// token, the event sink and the control plane.
+/// token, the event sink, its tool-call log and the control plane.
 #[derive(Clone)]
 pub struct ExecutionScope {
     execution_id: ExecutionId,
     token: CancellationToken,
     events: Option<EventCallback>,
     control_plane: Arc<dyn ControlPlane>,
+    call_log: CallLog,
 }
 
 impl fmt::Debug for ExecutionScope {
@@ -47,7 +49,14 @@ impl ExecutionScope {
         events: Option<EventCallback>,
         control_plane: Arc<dyn ControlPlane>,
     ) -> Self {
-        Self { execution_id, token, events, control_plane }
+        Self { execution_id, token, events, control_plane, call_log: CallLog::new() }
+    }
+
+    /// The execution's tool-call log. Record every tool call here (the tool bridge does): the
+    /// orchestration uses it for `tool_execution_messages` when the implementation does not
+    /// return a log of its own — after an error, a panic or an abandoned cancellation.
+    pub fn call_log(&self) -> &CallLog {
+        &self.call_log
     }
 
     /// The execution's id.
@@ -104,8 +113,16 @@ pub trait Runtime: Send + Sync + 'static {
     /// The runtime's type.
     fn runtime_type(&self) -> RuntimeType;
 
-    /// What the runtime supports.
+    /// What the runtime supports. The one source of its capabilities: the registry's
+    /// `runtime_info_all` reads them from here.
     fn capabilities(&self) -> RuntimeCapabilities;
+
+    /// Whether executions need a `model_id`. Callers resolve one before running (the CLI from
+    /// `--model` or `TOOLBRIDGE_MODEL`) and report a configuration error when there is none.
+    /// Default: `false`.
+    fn requires_model(&self) -> bool {
+        false
+    }
 
     /// Runs one execution to completion.
     async fn execute_impl(
@@ -132,7 +149,10 @@ pub trait Runtime: Send + Sync + 'static {
     }
 
     /// Checks the context before anything runs (e.g. required fields). The typed
-    /// `runtime_config` is validated before this by the runtime's registered config type.
+    /// `runtime_config` is validated before this by the runtime's registered config type. It
+    /// also runs when an agent is created ([`RuntimeRegistry::validate_agent`]
+    /// (crate::RuntimeRegistry::validate_agent)), with an empty prompt: check configuration
+    /// here, not the prompt.
     fn validate_config(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
         let _ = context;
         Ok(())

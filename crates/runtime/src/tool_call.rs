@@ -26,6 +26,10 @@ pub enum ToolErrorType {
     ToolError,
     /// The call succeeded but its output was cut to the configured cap.
     OutputTruncated,
+    /// A sandbox rule refused what the tool tried (a file, a connection, a process).
+    SandboxDenied,
+    /// A path outside the skill's base directory was refused.
+    OutsideBaseDir,
 }
 
 impl ToolErrorType {
@@ -40,6 +44,8 @@ impl ToolErrorType {
             Self::ServerUnavailable => "server_unavailable",
             Self::ToolError => "tool_error",
             Self::OutputTruncated => "output_truncated",
+            Self::SandboxDenied => "sandbox_denied",
+            Self::OutsideBaseDir => "outside_base_dir",
         }
     }
 }

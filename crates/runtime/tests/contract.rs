@@ -63,8 +63,11 @@ impl Runtime for EchoRuntime {
         Ok(())
     }
 
-    async fn before_execute(&self, _ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+    async fn before_execute(&self, ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
         self.log("before");
+        if ctx.prompt == "panic-before" {
+            panic!("boom in before_execute");
+        }
         Ok(())
     }
 
@@ -92,6 +95,10 @@ impl Runtime for EchoRuntime {
         }
         if ctx.prompt == "explode" {
             return Err(RuntimeError::execution("the prompt exploded"));
+        }
+        if ctx.prompt == "panic" {
+            record_one_call(scope);
+            panic!("boom in execute_impl");
         }
         let history: Vec<String> =
             ctx.conversation_history.iter().map(|m| format!("{}:{}", m.role, m.content_text())).collect();
@@ -131,6 +138,10 @@ impl Runtime for EchoRuntime {
             if ctx.prompt == "explode" {
                 Err(RuntimeError::execution("exploded mid-stream"))?;
             }
+            if ctx.prompt == "panic" {
+                record_one_call(&scope);
+                panic!("boom mid-stream");
+            }
             let usage = Usage::new(5, chunks as u64);
             scope.emit(&ExecutionEvent::Usage { usage: usage.clone() });
             yield RuntimeExecutionResult::success(text).with_usage(usage);
@@ -155,6 +166,20 @@ impl Runtime for EchoRuntime {
     }
 }
 
+/// A tool call in the execution's log, as a tool bridge would record it.
+fn record_one_call(scope: &ExecutionScope) {
+    scope
+        .call_log()
+        .begin(CallStart {
+            tool: "t__x".into(),
+            tool_use_id: "1".into(),
+            source: ToolSourceKind::Mcp,
+            server: Some("t".into()),
+            input: json!({}),
+        })
+        .finish(CallOutcome { output: "ok".into(), success: true, ..CallOutcome::default() });
+}
+
 struct Fixture {
     registry: RuntimeRegistry,
     deps: RuntimeDeps,
@@ -167,12 +192,10 @@ fn fixture() -> Fixture {
     let mut registry = RuntimeRegistry::new();
     let j = Arc::clone(&journal);
     registry
-        .register(RuntimeSpec::new(
-            "echo",
-            "echoes the prompt",
-            RuntimeCapabilities::default(),
-            move |_deps, _config: EchoConfig| Ok(EchoRuntime { journal: Arc::clone(&j) }),
-        ))
+        .register(
+            RuntimeSpec::new("echo", "echoes the prompt", move |_deps| Ok(EchoRuntime { journal: Arc::clone(&j) }))
+                .with_config::<EchoConfig>(),
+        )
         .unwrap();
     let control_plane = Arc::new(InMemoryControlPlane::new());
     let deps = RuntimeDeps::new(control_plane.clone());
@@ -181,7 +204,7 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn runtime(&self) -> RuntimeHandle {
-        self.registry.create(&"echo".into(), self.deps.clone(), None).unwrap()
+        self.registry.create(&"echo".into(), self.deps.clone()).unwrap()
     }
 
     fn journal(&self) -> Vec<String> {
@@ -237,6 +260,42 @@ async fn after_execute_error_is_routed_to_on_error() {
     let result = f.runtime().execute(&ctx("x").runtime_config(json!({"fail_after": true}))).await;
     assert!(!result.success);
     assert_eq!(f.journal(), ["validate", "before", "impl", "after:stop", "on_error:after_execute refused the result"]);
+}
+
+#[tokio::test]
+async fn a_panicking_implementation_is_handled_like_an_error() {
+    let f = fixture();
+    let result = f.runtime().execute(&ctx("panic")).await;
+    assert!(!result.success);
+    assert_eq!(result.finish_reason, Some(FinishReason::Error));
+    assert_eq!(result.error.as_deref(), Some("handled: the runtime panicked: boom in execute_impl"));
+    assert_eq!(result.tool_execution_messages.as_ref().map(Vec::len), Some(1), "the partial tool log is kept");
+    assert_eq!(f.journal(), ["validate", "before", "impl", "on_error:the runtime panicked: boom in execute_impl"]);
+    assert_eq!(f.control_plane.records().len(), 1, "the record is stored");
+
+    let result = f.runtime().execute(&ctx("panic-before")).await;
+    assert_eq!(result.error.as_deref(), Some("handled: the runtime panicked: boom in before_execute"));
+    assert_eq!(f.control_plane.records().len(), 2);
+
+    let chunks: Vec<_> = f.runtime().stream_execute(ctx("panic"), None).collect().await;
+    let last = chunks.last().unwrap();
+    assert_eq!(last.finish_reason, Some(FinishReason::Error));
+    assert_eq!(last.error.as_deref(), Some("handled: the runtime panicked: boom mid-stream"));
+    assert_eq!(last.tool_execution_messages.as_ref().map(Vec::len), Some(1));
+    assert_eq!(last.response, "part0 part1 part2 ", "the streamed response so far is kept");
+    assert_eq!(f.control_plane.records().len(), 3);
+}
+
+#[tokio::test]
+async fn run_id_and_user_metadata() {
+    let f = fixture();
+    let mut context = ctx("x");
+    context.user_metadata = Some(serde_json::from_value(json!({"ticket": "T-1"})).unwrap());
+    let result = f.runtime().execute(&context).await;
+    assert_eq!(result.run_id.as_deref(), Some(context.execution_id.as_str()), "run_id defaults to the execution id");
+    assert_eq!(result.metadata["user_metadata"], json!({"ticket": "T-1"}));
+    let (_, _, stored) = f.control_plane.records().pop().unwrap();
+    assert_eq!(stored.metadata["user_metadata"], json!({"ticket": "T-1"}), "kept in the stored record");
 }
 
 #[tokio::test]
@@ -299,7 +358,7 @@ async fn invalid_runtime_config_is_rejected_naming_the_field() {
 
     let err = f.registry.validate_config(&"echo".into(), Some(&json!({"delay_ms": "soon"}))).unwrap_err();
     assert!(err.to_string().contains("runtime_config.delay_ms"), "{err}");
-    let err = f.registry.create(&"echo".into(), f.deps.clone(), Some(&json!({"chunks": 11}))).unwrap_err();
+    let err = f.registry.validate_config(&"echo".into(), Some(&json!({"chunks": 11}))).unwrap_err();
     assert!(err.to_string().contains("runtime_config.chunks"), "{err}");
 }
 
@@ -363,6 +422,88 @@ async fn cancel_mid_stream_keeps_partial_response() {
     assert_eq!(last.finish_reason, Some(FinishReason::Cancelled));
     assert!(last.response.starts_with("part0 "));
     assert!(!f.deps.cancellation.is_active(&id));
+    assert_eq!(f.journal().last().map(String::as_str), Some("after:cancelled"), "after_execute ran");
+}
+
+/// One rule for both: `after_execute` runs after a cancelled `execute` and after a cancelled
+/// `stream_execute`.
+#[tokio::test]
+async fn after_execute_runs_after_cancellation_both_ways() {
+    let f = fixture();
+    let runtime = f.runtime();
+    let context = ctx("slow").runtime_config(json!({"delay_ms": 10_000}));
+    let id = context.execution_id.clone();
+    let task = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.execute(&context).await }
+    });
+    while !f.deps.cancellation.is_active(&id) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    runtime.cancel(&id).await;
+    assert_eq!(task.await.unwrap().finish_reason, Some(FinishReason::Cancelled));
+    assert_eq!(f.journal(), ["validate", "before", "impl", "after:cancelled"]);
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RequiredConfig {
+    /// Must be given.
+    #[allow(dead_code)]
+    required_field: String,
+}
+
+/// The seed's example: a runtime whose own `validate_config` checks the config.
+struct Strict;
+
+#[async_trait]
+impl Runtime for Strict {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::new("strict")
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::default()
+    }
+
+    fn validate_config(&self, ctx: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        match ctx.runtime_config.as_ref().and_then(|c| c.get("required_field")).and_then(|v| v.as_str()) {
+            Some("") => Err(RuntimeError::InvalidContext("required_field is missing".into())),
+            _ => Ok(()),
+        }
+    }
+
+    async fn execute_impl(
+        &self,
+        _ctx: &RuntimeExecutionContext,
+        _scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        Ok(RuntimeExecutionResult::success("ok"))
+    }
+}
+
+#[tokio::test]
+async fn required_fields_and_validate_config_are_checked_at_create_time() {
+    let mut registry = RuntimeRegistry::new();
+    registry
+        .register(RuntimeSpec::new("strict", "needs config", |_| Ok(Strict)).with_config::<RequiredConfig>())
+        .unwrap();
+    let agent = |config: Option<serde_json::Value>| {
+        let mut agent = AgentDefinition::named("a");
+        agent.runtime = RuntimeType::new("strict");
+        agent.runtime_config = config;
+        agent
+    };
+    let err = registry.validate_agent(&agent(None)).unwrap_err().to_string();
+    assert!(err.contains("required_field"), "an absent config is validated as {{}}: {err}");
+    let err = registry.validate_agent(&agent(Some(json!({"required_field": ""})))).unwrap_err().to_string();
+    assert!(err.contains("required_field is missing"), "the runtime's own validate_config ran: {err}");
+    registry.validate_agent(&agent(Some(json!({"required_field": "x"})))).unwrap();
+
+    let runtime = registry.create(&"strict".into(), RuntimeDeps::default()).unwrap();
+    let result = runtime.execute(&RuntimeExecutionContext::new("hi")).await;
+    let error = result.error.unwrap();
+    assert!(error.contains("runtime_config") && error.contains("required_field"), "{error}");
 }
 
 #[tokio::test]
@@ -417,20 +558,16 @@ fn registry_behaviour() {
     let mut f = fixture();
     let err = f
         .registry
-        .register(RuntimeSpec::new("echo", "again", RuntimeCapabilities::default(), |_, _: NoConfig| {
-            Ok(EchoRuntime { journal: Arc::default() })
-        }))
+        .register(RuntimeSpec::new("echo", "again", |_| Ok(EchoRuntime { journal: Arc::default() })))
         .unwrap_err();
     assert!(err.to_string().contains("already registered"));
     assert!(
         f.registry
-            .register(RuntimeSpec::new("default", "alias", RuntimeCapabilities::default(), |_, _: NoConfig| {
-                Ok(EchoRuntime { journal: Arc::default() })
-            }))
+            .register(RuntimeSpec::new("default", "alias", |_| Ok(EchoRuntime { journal: Arc::default() })))
             .is_err()
     );
 
-    let err = f.registry.create(&"nope".into(), f.deps.clone(), None).unwrap_err();
+    let err = f.registry.create(&"nope".into(), f.deps.clone()).unwrap_err();
     assert_eq!(err.to_string(), "unknown runtime type `nope`; known runtimes: echo");
     assert!(f.registry.get(&"default".into()).is_err(), "default resolves to agent_loop, not registered here");
 
@@ -443,6 +580,10 @@ fn registry_behaviour() {
     assert_eq!(schema["additionalProperties"], false);
     let as_json = serde_json::to_value(&info).unwrap();
     assert!(as_json["echo"]["capabilities"]["streaming"].is_boolean());
+    // One source of capabilities: the runtime's own.
+    assert_eq!(echo.capabilities, f.runtime().capabilities());
+    assert!(echo.capabilities.streaming && echo.capabilities.hooks);
+    assert!(!echo.requires_model);
 }
 
 struct PartialFailure;

@@ -3,63 +3,88 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
-use toolbridge_runtime::{ControlPlane, ControlPlaneError, ExecutionId, ExecutionRecord, FinishReason, Usage};
+use toolbridge_runtime::config::{ProcessEnv, Secrets, mask_secret_keys};
+use toolbridge_runtime::{
+    ControlPlane, ControlPlaneError, ExecutionId, ExecutionRecord, ExecutionStart, ExecutionStatus,
+    RuntimeExecutionContext, RuntimeExecutionResult, Usage,
+};
 
-use crate::redact::{config_secrets, environment_secrets, redact};
 use crate::{Store, StoreError};
 
 fn cp(error: StoreError) -> ControlPlaneError {
     ControlPlaneError::with_source("store", error)
 }
 
-fn status(result: &toolbridge_runtime::RuntimeExecutionResult) -> &'static str {
-    match result.finish_reason {
-        Some(FinishReason::Cancelled) => "cancelled",
-        _ if result.success => "success",
-        _ => "error",
+/// The longest prompt kept in a record's summary columns.
+const PROMPT_CHARS: usize = 2000;
+
+impl Store {
+    /// The secrets to scrub from one execution's record: the store's own, and the values
+    /// behind the templates of the execution's servers (resolved as the runtime resolved them).
+    fn secrets_of(&self, context: &RuntimeExecutionContext) -> Secrets {
+        let secrets = Secrets::new();
+        secrets.extend(&self.secrets);
+        if let Ok(servers) = context.mcp_servers.resolve("mcp_servers", &ProcessEnv) {
+            for server in &servers {
+                server.register_secrets(&secrets);
+            }
+        }
+        secrets
     }
 }
 
 #[async_trait]
 impl ControlPlane for Store {
-    /// Caches the metadata and, for an execution's start (metadata with `runtime_type` and
-    /// `started_at`, as the runtime handle sends), records it as `running` with this process's
-    /// pid: an execution whose process is killed before it ends still has a record, listed as
-    /// `interrupted`. The final record replaces it.
     async fn cache_metadata(&self, execution_id: &ExecutionId, metadata: Value) -> Result<(), ControlPlaneError> {
         let id = execution_id.to_string();
-        let mut metadata = metadata;
-        let start = match (&metadata["runtime_type"], &metadata["started_at"]) {
-            (Value::String(runtime), Value::String(started)) => Some((
-                runtime.clone(),
-                started.clone(),
-                metadata["agent_id"].as_str().unwrap_or_default().to_owned(),
-                metadata["model_id"].as_str().map(str::to_owned),
-                metadata["prompt"].as_str().unwrap_or_default().chars().take(2000).collect::<String>(),
-            )),
-            _ => None,
-        };
-        if let Value::Object(fields) = &mut metadata {
-            fields.insert("pid".into(), Value::from(std::process::id()));
-        }
         let text = metadata.to_string();
-        let empty_result = serde_json::to_string(&toolbridge_runtime::RuntimeExecutionResult::default())
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO execution_metadata (execution_id, metadata) VALUES (?1, ?2)
+                 ON CONFLICT (execution_id) DO UPDATE SET metadata = excluded.metadata",
+                params![id, text],
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(cp)
+    }
+
+    /// Records the execution as `running`, with this process's pid: one whose process is
+    /// killed before it ends still has a record, listed as `interrupted`. The final record
+    /// replaces it.
+    async fn record_start(&self, start: ExecutionStart<'_>) -> Result<(), ControlPlaneError> {
+        let context = start.context;
+        let id = context.execution_id.to_string();
+        let metadata = json!({
+            "runtime_type": start.runtime_type,
+            "agent_id": context.agent_id,
+            "model_id": context.model_id,
+            "started_at": start.started_at.to_rfc3339(),
+            "pid": std::process::id(),
+        })
+        .to_string();
+        let agent = context.agent_id.clone();
+        let runtime = start.runtime_type.to_string();
+        let model = context.model_id.clone();
+        let prompt = self.secrets_of(context).scrub(&context.prompt.chars().take(PROMPT_CHARS).collect::<String>());
+        let started = start.started_at.to_rfc3339();
+        let empty_result = serde_json::to_string(&RuntimeExecutionResult::default())
             .map_err(|e| ControlPlaneError::new(e.to_string()))?;
+        let running = ExecutionStatus::Running.as_str();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO execution_metadata (execution_id, metadata) VALUES (?1, ?2)
                  ON CONFLICT (execution_id) DO UPDATE SET metadata = excluded.metadata",
-                params![id, text],
+                params![id, metadata],
             )?;
-            if let Some((runtime, started, agent, model, prompt)) = start {
-                tx.execute(
-                    "INSERT INTO executions (id, agent_id, runtime_type, model, status, finish_reason, prompt, context_summary, result, error, started_at, finished_at, duration_ms)
-                     VALUES (?1, ?2, ?3, ?4, 'running', NULL, ?5, '{}', ?6, NULL, ?7, ?7, 0)
-                     ON CONFLICT (id) DO NOTHING",
-                    params![id, agent, runtime, model, prompt, empty_result, started],
-                )?;
-            }
+            tx.execute(
+                "INSERT INTO executions (id, agent_id, runtime_type, model, status, finish_reason, prompt, context_summary, result, error, started_at, finished_at, duration_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, '{}', ?7, NULL, ?8, ?8, 0)
+                 ON CONFLICT (id) DO NOTHING",
+                params![id, agent, runtime, model, running, prompt, empty_result, started],
+            )?;
             tx.commit()?;
             Ok(())
         })
@@ -118,12 +143,9 @@ impl ControlPlane for Store {
 
     async fn record_execution(&self, record: ExecutionRecord<'_>) -> Result<(), ControlPlaneError> {
         let context = record.context;
-        let mut secrets = environment_secrets();
-        // Values of the execution's own MCP server configs, wherever they turn up (a tool's
-        // output, a server's error quoting its credential back).
-        if let Some(servers) = &context.mcp_servers {
-            secrets.extend(config_secrets(&Value::Object(servers.clone())));
-        }
+        // Secrets wherever they turn up: a tool's output, a server's error quoting its
+        // credential back, a prompt.
+        let secrets = self.secrets_of(context);
         let mut summary = json!({
             "agent_id": context.agent_id,
             "organization_id": context.organization_id,
@@ -131,8 +153,11 @@ impl ControlPlane for Store {
             "system_prompt": context.system_prompt,
             "model_id": context.model_id,
             "runtime_config": context.runtime_config,
-            "mcp_servers": context.mcp_servers,
+            "model_config": context.model_config,
+            "mcp_servers": context.mcp_servers.masked(),
             "skills": context.skills,
+            "policy": context.policy,
+            "user_metadata": context.user_metadata,
             "history_messages": context.conversation_history.len(),
             "user_id": context.user_id,
             "user_email": context.user_email,
@@ -141,17 +166,19 @@ impl ControlPlane for Store {
             "team_name": context.team_name,
             "environment": context.environment,
         });
-        redact(&mut summary, &secrets);
+        mask_secret_keys(&mut summary);
+        secrets.scrub_json(&mut summary);
         let mut result = serde_json::to_value(record.result).map_err(|e| ControlPlaneError::new(e.to_string()))?;
-        redact(&mut result, &secrets);
+        mask_secret_keys(&mut result);
+        secrets.scrub_json(&mut result);
         let calls = result.get("tool_execution_messages").and_then(Value::as_array).cloned().unwrap_or_default();
         let id = context.execution_id.to_string();
         let agent = context.agent_id.clone();
         let runtime = record.runtime_type.to_string();
         let model = record.result.model.clone().or_else(|| context.model_id.clone());
-        let status = status(record.result).to_owned();
+        let status = ExecutionStatus::of(record.result).as_str();
         let finish = record.result.finish_reason.map(|f| f.as_str().to_owned());
-        let prompt: String = context.prompt.chars().take(2000).collect();
+        let prompt = secrets.scrub(&context.prompt.chars().take(PROMPT_CHARS).collect::<String>());
         let error = result.get("error").and_then(Value::as_str).map(str::to_owned);
         let usage = record.result.usage.clone();
         let (started, finished) = (record.started_at, record.finished_at);

@@ -3,14 +3,15 @@
 //!
 //! [`Store`] implements the runtime's [`ControlPlane`](toolbridge_runtime::ControlPlane): give it
 //! to a runtime through `RuntimeDeps` and every execution is recorded, whatever its outcome.
-//! Execution records never hold secrets in clear (see [`redact`]); agent definitions are stored
-//! as written — keep secrets in `${VAR}` templates.
+//! Execution records never hold secrets in clear: the [`Secrets`](toolbridge_runtime::config::Secrets)
+//! the store is given, the values behind every `${VAR}` of the execution's servers, and any
+//! value under a secret-looking key are scrubbed. Agent definitions are stored as written —
+//! keep secrets in `${VAR}` templates.
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
 mod control_plane;
 mod migrations;
-pub mod redact;
 mod store;
 
 pub use store::{ExecutionFilter, ExecutionSummary, Store, StoredAgent, StoredExecution};

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
-use toolbridge_runtime::{AgentDefinition, RuntimeExecutionResult, ToolCallRecord, Usage};
+use toolbridge_runtime::config::Secrets;
+use toolbridge_runtime::{AgentDefinition, ExecutionStatus, RuntimeExecutionResult, ToolCallRecord, Usage};
 
 use crate::StoreError;
 use crate::migrations;
@@ -29,8 +30,8 @@ pub struct StoredAgent {
 pub struct ExecutionFilter {
     /// Only this agent's.
     pub agent: Option<String>,
-    /// Only this status (`success`, `error`, `cancelled`, `running`, `interrupted`).
-    pub status: Option<String>,
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
     /// How many (default 20).
     pub limit: Option<usize>,
 }
@@ -48,7 +49,7 @@ pub struct ExecutionSummary {
     pub model: Option<String>,
     /// `success`, `error` or `cancelled`; `running` while its process lives, `interrupted` when
     /// that process died before the execution ended (its record is then the start only).
-    pub status: String,
+    pub status: ExecutionStatus,
     /// The finish reason.
     pub finish_reason: Option<String>,
     /// The prompt (cut to 2000 characters).
@@ -83,6 +84,7 @@ pub struct StoredExecution {
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
     path: Option<PathBuf>,
+    pub(crate) secrets: Secrets,
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -133,7 +135,16 @@ impl Store {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut connection)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), path })
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), path, secrets: Secrets::from_env() })
+    }
+
+    /// The store scrubbing `secrets` (the process's own set, shared with the logs and the pool)
+    /// from every record it writes.
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        secrets.extend(&self.secrets);
+        self.secrets = secrets;
+        self
     }
 
     /// The database file, if not in memory.
@@ -254,18 +265,15 @@ impl Store {
             ))?;
             let limit = i64::try_from(filter.limit.unwrap_or(20)).unwrap_or(i64::MAX);
             // `running` and `interrupted` are both stored as `running` (see `settled_status`).
-            let stored_status = match filter.status.as_deref() {
-                Some("interrupted") => Some("running"),
-                other => other,
-            };
+            let stored_status = filter.status.map(|status| match status {
+                ExecutionStatus::Interrupted => ExecutionStatus::Running.as_str(),
+                other => other.as_str(),
+            });
             let rows = statement
                 .query_map(params![filter.agent, stored_status, limit], summary_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             let summaries = rows.into_iter().map(to_summary).collect::<Result<Vec<_>, _>>()?;
-            Ok(summaries
-                .into_iter()
-                .filter(|s| filter.status.as_ref().is_none_or(|wanted| &s.status == wanted))
-                .collect())
+            Ok(summaries.into_iter().filter(|s| filter.status.is_none_or(|wanted| s.status == wanted)).collect())
         })
         .await
     }
@@ -371,17 +379,18 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
 
 /// An execution recorded as started whose process is gone ended without its record: it was
 /// killed (SIGKILL, a crash, power loss).
-fn settled_status(status: String, pid: Option<i64>) -> String {
-    if status != "running" {
-        return status;
+fn settled_status(status: &str, pid: Option<i64>) -> Result<ExecutionStatus, StoreError> {
+    let status: ExecutionStatus = status.parse().map_err(StoreError::Corrupt)?;
+    if status != ExecutionStatus::Running {
+        return Ok(status);
     }
     let alive = pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-    if alive { status } else { "interrupted".to_owned() }
+    Ok(if alive { status } else { ExecutionStatus::Interrupted })
 }
 
 fn to_summary(row: SummaryRow) -> Result<ExecutionSummary, StoreError> {
     let (id, agent_id, runtime_type, model, status, finish_reason, prompt, started, duration, calls, tokens, pid) = row;
-    let status = settled_status(status, pid);
+    let status = settled_status(&status, pid)?;
     Ok(ExecutionSummary {
         id,
         agent_id,

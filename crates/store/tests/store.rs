@@ -5,8 +5,8 @@ use std::process::Command;
 use chrono::Utc;
 use serde_json::json;
 use toolbridge_runtime::{
-    AgentDefinition, ControlPlane, ExecutionRecord, FinishReason, RuntimeExecutionContext, RuntimeExecutionResult,
-    RuntimeType, ToolCallRecord, ToolErrorType, ToolSourceKind, Usage,
+    AgentDefinition, ControlPlane, ExecutionRecord, ExecutionStart, ExecutionStatus, FinishReason,
+    RuntimeExecutionContext, RuntimeExecutionResult, RuntimeType, ToolCallRecord, ToolErrorType, ToolSourceKind, Usage,
 };
 use toolbridge_store::{ExecutionFilter, Store, StoreError};
 
@@ -33,7 +33,11 @@ fn record(tool: &str, ok: bool) -> ToolCallRecord {
 async fn store_execution(store: &Store, id: &str, result: &RuntimeExecutionResult) {
     let mut context = RuntimeExecutionContext::with_id(id, "what is 2+3?").model("scripted:x");
     context.agent_id = "demo".into();
-    context.mcp_servers = Some(json!({"t": {"command": "x", "env": {"TOKEN": "s3cret-value"}}, "h": {"url": "http://x", "headers": {"Authorization": "Bearer abc123xyz"}}}).as_object().unwrap().clone());
+    context.mcp_servers = toolbridge_runtime::config::McpServers::from_json(
+        &json!({"t": {"command": "x", "env": {"TOKEN": "s3cret-value"}}, "h": {"url": "http://x", "headers": {"Authorization": "Bearer abc123xyz"}}}),
+        "test",
+    )
+    .unwrap();
     let runtime = RuntimeType::agent_loop();
     let now = Utc::now();
     store
@@ -86,10 +90,10 @@ async fn executions_are_recorded_with_their_log_and_usage() {
     store_execution(&store, "bbbb-3333", &result(false, FinishReason::Cancelled)).await;
     let all = store.list_executions(&ExecutionFilter::default()).await.unwrap();
     assert_eq!(all.len(), 3);
-    let statuses: std::collections::BTreeSet<String> = all.iter().map(|e| e.status.clone()).collect();
-    assert_eq!(statuses, ["cancelled", "error", "success"].iter().map(|s| (*s).to_owned()).collect());
+    let statuses: std::collections::BTreeSet<&str> = all.iter().map(|e| e.status.as_str()).collect();
+    assert_eq!(statuses, ["cancelled", "error", "success"].into_iter().collect());
     let cancelled = store
-        .list_executions(&ExecutionFilter { status: Some("cancelled".into()), ..ExecutionFilter::default() })
+        .list_executions(&ExecutionFilter { status: Some(ExecutionStatus::Cancelled), ..ExecutionFilter::default() })
         .await
         .unwrap();
     assert_eq!(cancelled[0].id, "bbbb-3333");
@@ -203,23 +207,25 @@ async fn kill_9_during_writes_leaves_a_consistent_database() {
 #[tokio::test]
 async fn an_execution_is_recorded_from_its_start() {
     let store = Store::open_in_memory().unwrap();
-    let start = json!({
-        "runtime_type": "agent_loop", "agent_id": "demo", "model_id": "scripted:x",
-        "prompt": "what is 2+3?", "started_at": Utc::now().to_rfc3339()
-    });
-    store.cache_metadata(&"cccc-1".into(), start).await.unwrap();
+    let mut context = RuntimeExecutionContext::with_id("cccc-1", "what is 2+3?").model("scripted:x");
+    context.agent_id = "demo".into();
+    let runtime = RuntimeType::agent_loop();
+    store
+        .record_start(ExecutionStart { runtime_type: &runtime, context: &context, started_at: Utc::now() })
+        .await
+        .unwrap();
     let listed = store.list_executions(&ExecutionFilter::default()).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].status.as_str(), listed[0].prompt.as_str()), ("running", "what is 2+3?"));
-    let running = ExecutionFilter { status: Some("running".into()), ..ExecutionFilter::default() };
+    assert_eq!((listed[0].status, listed[0].prompt.as_str()), (ExecutionStatus::Running, "what is 2+3?"));
+    let running = ExecutionFilter { status: Some(ExecutionStatus::Running), ..ExecutionFilter::default() };
     assert_eq!(store.list_executions(&running).await.unwrap().len(), 1);
     let shown = store.get_execution("cccc").await.unwrap().unwrap();
-    assert!(shown.tool_calls.is_empty() && shown.summary.status == "running");
+    assert!(shown.tool_calls.is_empty() && shown.summary.status == ExecutionStatus::Running);
     // Metadata without a start (another caller of the control plane) records no execution.
     store.cache_metadata(&"dddd-1".into(), json!({"note": 1})).await.unwrap();
     store_execution(&store, "cccc-1", &result(true, FinishReason::Stop)).await;
     let listed = store.list_executions(&ExecutionFilter::default()).await.unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0].status, "success");
+    assert_eq!(listed[0].status, ExecutionStatus::Success);
     assert_eq!(listed[0].tool_calls, 2);
 }

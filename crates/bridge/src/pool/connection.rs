@@ -1,6 +1,6 @@
-//! One live MCP connection: spawning (stdio, through process-wrap as a process-group leader)
-//! or connecting (streamable HTTP), the initialize handshake under a time limit, the stderr
-//! tail, and killing the whole process group when the connection goes.
+//! One live MCP connection: spawning (stdio) or connecting (streamable HTTP), the initialize
+//! handshake under a time limit, and the stderr tail. A stdio server's process is owned by its
+//! transport (see [`crate::process`]); the connection holds only a [`Killer`] for it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,24 +15,47 @@ use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
 
 use super::PoolOptions;
 use super::stdio::{self, LossReason};
-use crate::config::{HttpConfig, ServerConfig, TransportConfig};
+use crate::process::Killer;
+
+/// How much longer than the transport's own grace the session's close may take.
+const CLOSE_MARGIN: Duration = Duration::from_millis(500);
 
 /// Lines of a server's stderr kept for error messages.
 const STDERR_TAIL_LINES: usize = 20;
 /// Bytes of a server's stderr kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4096;
 
-/// The last lines a server wrote to stderr.
-#[derive(Debug, Default)]
+/// The last lines a server wrote to stderr, and whether its stderr has closed.
+#[derive(Debug)]
 pub(crate) struct StderrTail {
     lines: Mutex<VecDeque<String>>,
+    closed: watch::Sender<bool>,
+}
+
+impl Default for StderrTail {
+    fn default() -> Self {
+        Self { lines: Mutex::default(), closed: watch::Sender::new(false) }
+    }
 }
 
 impl StderrTail {
+    /// The reader saw the end of the server's stderr.
+    pub(crate) fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Waits (at most `limit`) for the server's stderr to close, i.e. for its last words.
+    pub(crate) async fn closed(&self, limit: Duration) {
+        let mut closed = self.closed.subscribe();
+        let _ = tokio::time::timeout(limit, closed.wait_for(|closed| *closed)).await;
+    }
+
     pub(crate) fn push(&self, line: String) {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         lines.push_back(line);
@@ -104,43 +127,13 @@ impl ClientHandler for Handler {
     }
 }
 
-/// A process group to kill when the connection goes.
-#[derive(Debug)]
-pub(crate) struct ProcessGroupGuard {
-    pgid: i32,
-}
-
-impl ProcessGroupGuard {
-    pub(crate) fn new(pgid: i32) -> Self {
-        Self { pgid }
-    }
-
-    /// Kills every process of the group (the server and anything it spawned).
-    pub(crate) fn kill(&self) {
-        use nix::sys::signal::{Signal, killpg};
-        use nix::unistd::Pid;
-        if self.pgid > 1 {
-            let _ = killpg(Pid::from_raw(self.pgid), Signal::SIGKILL);
-        }
-    }
-
-    pub(crate) fn pid(&self) -> i32 {
-        self.pgid
-    }
-}
-
-impl Drop for ProcessGroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// A started, initialised connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
     service: tokio::sync::Mutex<Option<RunningService<RoleClient, Handler>>>,
     pub(crate) peer: Peer<RoleClient>,
-    pub(crate) group: Option<ProcessGroupGuard>,
+    /// Kills a stdio server's process group (its transport owns the process).
+    process: Option<Killer>,
     pub(crate) stderr: Arc<StderrTail>,
     pub(crate) tools_stale: Arc<AtomicBool>,
     /// Set when we ended the connection ourselves (e.g. an oversized message).
@@ -168,25 +161,33 @@ impl Connection {
         }
     }
 
-    /// Marks the connection dead and kills its process group.
+    /// Marks the connection dead and kills a stdio server's process group.
     pub(crate) fn kill(&self) {
         self.dead.store(true, Ordering::Release);
-        if let Some(group) = &self.group {
-            group.kill();
+        if let Some(process) = &self.process {
+            process.kill();
         }
     }
 
-    /// Closes the session (stdin closed, so a well-behaved server exits), waits up to `grace`,
-    /// then kills the whole process group.
+    /// Waits (at most `limit`) for the server's stderr to close, so that error messages carry
+    /// its last words.
+    pub(crate) async fn stderr_closed(&self, limit: Duration) {
+        if self.process.is_some() {
+            self.stderr.closed(limit).await;
+        }
+    }
+
+    /// Closes the session: a stdio server's stdin is closed and it gets `grace` to exit before
+    /// its process group is killed (by its transport).
     pub(crate) async fn close(&self, grace: Duration) {
         self.dead.store(true, Ordering::Release);
         let service = self.service.lock().await.take();
         if let Some(mut service) = service {
-            let _ = service.close_with_timeout(grace).await;
+            // The transport waits at most `grace` itself; the margin keeps rmcp from giving up
+            // on a close that is still going as planned.
+            let _ = service.close_with_timeout(grace + CLOSE_MARGIN).await;
         }
-        if let Some(group) = &self.group {
-            group.kill();
-        }
+        self.kill();
     }
 
     /// Starts a server and completes the initialize handshake within its `startup_timeout`.
@@ -206,13 +207,13 @@ impl Connection {
         let name = &server.name;
         match &server.transport {
             TransportConfig::Stdio(stdio) => {
-                let (transport, group) = stdio::spawn(name, stdio, options.max_message_bytes, &stderr, &reason, tasks)?;
+                let (transport, process) = stdio::spawn(name, stdio, options, &stderr, &reason, tasks)?;
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, Some(group), stderr, tools_stale, reason)),
+                    Ok(Ok(service)) => Ok(Self::new(service, Some(process), stderr, tools_stale, reason)),
                     Ok(Err(error)) => {
-                        group.kill();
-                        // Give the stderr reader a moment to collect the last words.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        process.kill();
+                        // The server's last words say why; wait (briefly) for them.
+                        stderr.closed(options.close_grace).await;
                         Err(StartError(format!(
                             "server {name:?} failed during initialize: {}{}",
                             tidy_error(&error.to_string()),
@@ -220,7 +221,8 @@ impl Connection {
                         )))
                     }
                     Err(_) => {
-                        group.kill();
+                        process.kill();
+                        stderr.closed(options.close_grace).await;
                         Err(StartError(format!(
                             "server {name:?} did not answer initialize within {limit:?}{}",
                             stderr.suffix()
@@ -248,7 +250,7 @@ impl Connection {
 
     fn new(
         service: RunningService<RoleClient, Handler>,
-        group: Option<ProcessGroupGuard>,
+        process: Option<Killer>,
         stderr: Arc<StderrTail>,
         tools_stale: Arc<AtomicBool>,
         reason: LossReason,
@@ -257,7 +259,7 @@ impl Connection {
         Self {
             service: tokio::sync::Mutex::new(Some(service)),
             peer,
-            group,
+            process,
             stderr,
             tools_stale,
             reason,

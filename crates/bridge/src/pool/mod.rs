@@ -9,28 +9,33 @@
 //!   calls fail with `server_unavailable` and the last reason (with the server's stderr tail).
 //! - A call that runs out of time or is cancelled sends `notifications/cancelled`; when a stdio
 //!   server then does not even answer a ping, its whole process group is killed.
-//! - Connections unused for [`PoolOptions::idle_timeout`] are closed by a task the pool owns;
-//!   `notifications/tools/list_changed` invalidates the server's cached tool list;
-//!   [`Pool::shutdown`] closes everything and kills every process group.
+//! - Connections unused for [`PoolOptions::idle_timeout`] (and with no call in flight) are
+//!   closed by a task the pool owns; `notifications/tools/list_changed` invalidates the
+//!   server's cached tool list; [`Pool::shutdown`] closes everything and kills every process
+//!   group.
+//!
+//! Each server's state is one [`slot::Slot`] behind one mutex; each stdio server's process is
+//! owned by its transport (see [`crate::process`]).
 
 mod connection;
+mod slot;
 mod stdio;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rmcp::ServiceError;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info, info_span, warn};
+use toolbridge_config::{PoolKey, Secrets, ServerConfig};
+use tracing::info;
 
-use crate::config::{PoolKey, ServerConfig, TransportConfig};
-use connection::Connection;
+use crate::error::ToolError;
+use crate::source::{ToolDescriptor, ToolOutput};
+use slot::Slot;
 
 /// Default [`PoolOptions::max_message_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -46,7 +51,8 @@ pub struct PoolOptions {
     pub backoff_base: Duration,
     /// Longest backoff delay. Default 5 s.
     pub backoff_max: Duration,
-    /// How long a closing server gets to exit before its process group is killed. Default 1 s.
+    /// How long a closing stdio server gets to exit after its stdin is closed, before its
+    /// process group is killed. Default 1 s.
     pub close_grace: Duration,
     /// How long a server that timed out gets to answer a ping before it is killed. Default 2 s.
     pub ping_grace: Duration,
@@ -57,6 +63,9 @@ pub struct PoolOptions {
     /// connection at once with a clear error (the server is restarted on next use) instead of
     /// being buffered. Default 16 MiB, as rmcp's streamable HTTP client allows per event.
     pub max_message_bytes: usize,
+    /// The secrets scrubbed from servers' stderr and from every error the pool reports; each
+    /// server's own secrets are added when it is first used.
+    pub secrets: Secrets,
 }
 
 impl Default for PoolOptions {
@@ -70,6 +79,7 @@ impl Default for PoolOptions {
             ping_grace: Duration::from_secs(2),
             accept_elicitation_defaults: false,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            secrets: Secrets::new(),
         }
     }
 }
@@ -83,65 +93,6 @@ pub enum PoolError {
     /// The pool was shut down.
     #[error("the connection pool is shut down")]
     ShutDown,
-    /// The server answered with an error.
-    #[error("server {server:?}: {message}")]
-    Protocol {
-        /// The server.
-        server: String,
-        /// Its error.
-        message: String,
-    },
-}
-
-/// Why a tool call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum CallError {
-    /// It did not finish in time (`notifications/cancelled` was sent).
-    #[error("{tool:?} on server {server:?} did not answer within {after:?}")]
-    Timeout {
-        /// The server.
-        server: String,
-        /// The tool.
-        tool: String,
-        /// The limit.
-        after: Duration,
-    },
-    /// The caller cancelled it (`notifications/cancelled` was sent).
-    #[error("{tool:?} on server {server:?} was cancelled")]
-    Cancelled {
-        /// The server.
-        server: String,
-        /// The tool.
-        tool: String,
-    },
-    /// The server is gone or cannot be (re)started.
-    #[error("server {server:?} is unavailable: {reason}")]
-    ServerUnavailable {
-        /// The server.
-        server: String,
-        /// Why.
-        reason: String,
-    },
-    /// The server answered with a JSON-RPC error.
-    #[error("server {server:?} refused the call: {message}")]
-    Protocol {
-        /// The server.
-        server: String,
-        /// Its error.
-        message: String,
-    },
-}
-
-impl CallError {
-    /// The call record's `error_type` for this error.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Timeout { .. } => "timeout",
-            Self::Cancelled { .. } => "cancelled",
-            Self::ServerUnavailable { .. } => "server_unavailable",
-            Self::Protocol { .. } => "tool_error",
-        }
-    }
 }
 
 /// Per-call settings.
@@ -174,6 +125,8 @@ pub struct PoolStats {
     pub evictions: u64,
 }
 
+/// Counters shared by the pool's slots (plain atomics: they are statistics, read together by
+/// nobody that needs them consistent).
 #[derive(Debug, Default)]
 struct Counters {
     starts: AtomicU64,
@@ -185,30 +138,9 @@ struct Counters {
     evictions: AtomicU64,
 }
 
-#[derive(Debug)]
-struct Slot {
-    config: ServerConfig,
-    /// The live connection; swapped under `start`.
-    connection: std::sync::RwLock<Option<Arc<Connection>>>,
-    /// Serialises starts so that concurrent users start the server once.
-    start: tokio::sync::Mutex<()>,
-    /// Restart attempts since the last successful start.
-    failed_restarts: AtomicU32,
-    /// Whether the server ever started (a later start is a restart).
-    started_once: AtomicBool,
-    last_error: Mutex<Option<String>>,
-    tools: Mutex<Option<Arc<Vec<Tool>>>>,
-    in_flight: AtomicUsize,
-    last_used: Mutex<Instant>,
-}
-
-impl Slot {
-    fn current(&self) -> Option<Arc<Connection>> {
-        self.connection.read().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    fn touch(&self) {
-        *self.last_used.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+impl Counters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -262,30 +194,20 @@ impl Pool {
             return Err(PoolError::ShutDown);
         }
         self.start_evictor();
-        let key = server.pool_key();
         let slot = {
             let mut slots = self.inner.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(slots.entry(key).or_insert_with(|| {
-                Arc::new(Slot {
-                    config: server.clone(),
-                    connection: std::sync::RwLock::new(None),
-                    start: tokio::sync::Mutex::new(()),
-                    failed_restarts: AtomicU32::new(0),
-                    started_once: AtomicBool::new(false),
-                    last_error: Mutex::new(None),
-                    tools: Mutex::new(None),
-                    in_flight: AtomicUsize::new(0),
-                    last_used: Mutex::new(Instant::now()),
-                })
+            Arc::clone(slots.entry(server.pool_key()).or_insert_with(|| {
+                server.register_secrets(&self.inner.options.secrets);
+                Arc::new(Slot::new(server.clone()))
             }))
         };
         let handle = ServerHandle { slot, pool: self.clone() };
-        if handle.slot.current().is_some_and(|c| c.is_alive()) {
-            self.inner.counters.hits.fetch_add(1, Ordering::Relaxed);
+        if handle.slot.live().is_some() {
+            Counters::bump(&self.inner.counters.hits);
             handle.slot.touch();
             return Ok(handle);
         }
-        handle.ensure_connection(false).await.map_err(PoolError::Unavailable)?;
+        handle.slot.ensure_connection(&self.inner, false).await.map_err(PoolError::Unavailable)?;
         Ok(handle)
     }
 
@@ -305,7 +227,7 @@ impl Pool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .filter(|slot| slot.current().is_some_and(|c| c.is_alive()))
+            .filter(|slot| slot.live().is_some())
             .count();
         let c = &self.inner.counters;
         PoolStats {
@@ -320,23 +242,17 @@ impl Pool {
         }
     }
 
-    /// Closes every connection (servers get [`PoolOptions::close_grace`] to exit, then their
-    /// process groups are killed) and stops the pool's tasks. Later `connect`s fail.
+    /// Closes every connection (stdio servers get [`PoolOptions::close_grace`] to exit, then
+    /// their process groups are killed) and stops the pool's tasks. Later `connect`s fail.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
         let slots: Vec<Arc<Slot>> =
             self.inner.slots.lock().unwrap_or_else(PoisonError::into_inner).drain().map(|(_, slot)| slot).collect();
         let grace = self.inner.options.close_grace;
-        futures::future::join_all(slots.iter().map(|slot| async move {
-            let connection = slot.connection.write().unwrap_or_else(PoisonError::into_inner).take();
-            if let Some(connection) = connection {
-                connection.close(grace).await;
-            }
-        }))
-        .await;
+        futures::future::join_all(slots.iter().map(|slot| slot.close(grace))).await;
         self.inner.tasks.close();
-        // Stderr readers end when the processes are gone; do not wait forever on a stuck one.
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.inner.tasks.wait()).await;
+        // Stderr readers end when the processes are gone; a stuck one is not waited for.
+        let _ = tokio::time::timeout(grace, self.inner.tasks.wait()).await;
     }
 
     fn start_evictor(&self) {
@@ -357,19 +273,13 @@ impl Pool {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .values()
-                        .filter(|slot| {
-                            slot.in_flight.load(Ordering::Acquire) == 0
-                                && slot.current().is_some()
-                                && slot.last_used.lock().unwrap_or_else(PoisonError::into_inner).elapsed() >= idle
-                        })
+                        .filter(|slot| slot.idle_for(idle))
                         .cloned()
                         .collect();
                     for slot in idle_slots {
-                        let connection = slot.connection.write().unwrap_or_else(PoisonError::into_inner).take();
-                        if let Some(connection) = connection {
-                            info!(server = %slot.config.name, "closing idle MCP connection");
-                            inner.counters.evictions.fetch_add(1, Ordering::Relaxed);
-                            connection.close(inner.options.close_grace).await;
+                        if slot.close(inner.options.close_grace).await {
+                            info!(server = %slot.config().name, "closed an idle MCP connection");
+                            Counters::bump(&inner.counters.evictions);
                         }
                     }
                 }
@@ -389,102 +299,17 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// The server's name.
     pub fn name(&self) -> &str {
-        &self.slot.config.name
+        &self.slot.config().name
     }
 
     /// The server's configuration.
     pub fn config(&self) -> &ServerConfig {
-        &self.slot.config
-    }
-
-    /// The process id of a stdio server's current process (its process group id too).
-    pub fn pid(&self) -> Option<i32> {
-        self.slot.current().and_then(|c| c.group.as_ref().map(connection::ProcessGroupGuard::pid))
-    }
-
-    /// A live connection: the current one, or a new one. `restart` allows the bounded
-    /// attempts with backoff (for a connection that died); otherwise one attempt.
-    async fn ensure_connection(&self, restart: bool) -> Result<Arc<Connection>, String> {
-        let inner = &self.pool.inner;
-        let slot = &self.slot;
-        let _starting = slot.start.lock().await;
-        if let Some(connection) = slot.current().filter(|c| c.is_alive()) {
-            return Ok(connection);
-        }
-        if inner.shutdown.is_cancelled() {
-            return Err("the connection pool is shut down".into());
-        }
-        if let Some(old) = slot.connection.write().unwrap_or_else(PoisonError::into_inner).take() {
-            // Whatever is left of the old process group goes now.
-            old.kill();
-        }
-        let attempts = if restart { inner.options.max_restarts.max(1) } else { 1 };
-        if restart && slot.failed_restarts.load(Ordering::Relaxed) >= inner.options.max_restarts.max(1) {
-            let last = slot.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone().unwrap_or_default();
-            return Err(format!("gave up after {} restart attempts; last error: {last}", inner.options.max_restarts));
-        }
-        let mut last_error = String::new();
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(&inner.options, attempt)).await;
-            }
-            let span = info_span!("mcp_start", server = %slot.config.name, attempt);
-            match Connection::start(&slot.config, &inner.tasks, &inner.options).instrument(span).await {
-                Ok(connection) => {
-                    let connection = Arc::new(connection);
-                    inner.counters.starts.fetch_add(1, Ordering::Relaxed);
-                    if slot.started_once.swap(true, Ordering::AcqRel) {
-                        inner.counters.restarts.fetch_add(1, Ordering::Relaxed);
-                    }
-                    slot.failed_restarts.store(0, Ordering::Relaxed);
-                    *slot.tools.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                    *slot.connection.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&connection));
-                    slot.touch();
-                    debug!(server = %slot.config.name, "MCP server started");
-                    return Ok(connection);
-                }
-                Err(error) => {
-                    inner.counters.start_failures.fetch_add(1, Ordering::Relaxed);
-                    last_error = slot.config.redact(&error.0);
-                    warn!(server = %slot.config.name, error = %last_error, "MCP server did not start");
-                    if restart {
-                        slot.failed_restarts.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-        *slot.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(last_error.clone());
-        Err(last_error)
-    }
-
-    async fn live(&self) -> Result<Arc<Connection>, String> {
-        match self.slot.current() {
-            Some(connection) if connection.is_alive() => Ok(connection),
-            Some(_) => self.ensure_connection(true).await,
-            None => self.ensure_connection(self.slot.started_once.load(Ordering::Acquire)).await,
-        }
+        self.slot.config()
     }
 
     /// The server's tools, cached until it says they changed (or restarts).
-    pub async fn list_tools(&self) -> Result<Arc<Vec<Tool>>, PoolError> {
-        let connection = self.live().await.map_err(PoolError::Unavailable)?;
-        let stale = connection.tools_stale.swap(false, Ordering::AcqRel);
-        if !stale && let Some(tools) = self.slot.tools.lock().unwrap_or_else(PoisonError::into_inner).clone() {
-            return Ok(tools);
-        }
-        let tools = connection.peer.list_all_tools().await.map_err(|e| match e {
-            ServiceError::McpError(error) => {
-                PoolError::Protocol { server: self.name().to_owned(), message: self.slot.config.redact(&error.message) }
-            }
-            other => PoolError::Unavailable(self.slot.config.redact(&format!(
-                "server {:?}: {other}{}",
-                self.name(),
-                connection.loss_details()
-            ))),
-        })?;
-        let tools = Arc::new(tools);
-        *self.slot.tools.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&tools));
-        Ok(tools)
+    pub async fn list_tools(&self) -> Result<Arc<Vec<ToolDescriptor>>, PoolError> {
+        self.slot.list_tools(&self.pool.inner).await
     }
 
     /// Calls a tool. On timeout or cancellation `notifications/cancelled` is sent; a stdio
@@ -494,97 +319,18 @@ impl ServerHandle {
         tool: &str,
         arguments: Option<Map<String, Value>>,
         options: CallOptions,
-    ) -> Result<CallToolResult, CallError> {
+    ) -> Result<ToolOutput, ToolError> {
         let inner = &self.pool.inner;
-        inner.counters.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.call_inner(tool, arguments, options).await;
+        Counters::bump(&inner.counters.calls);
+        let result = self.slot.call_tool(inner, tool, arguments, options).await;
         if result.is_err() {
-            inner.counters.call_failures.fetch_add(1, Ordering::Relaxed);
+            Counters::bump(&inner.counters.call_failures);
         }
         result
     }
 
-    async fn call_inner(
-        &self,
-        tool: &str,
-        arguments: Option<Map<String, Value>>,
-        options: CallOptions,
-    ) -> Result<CallToolResult, CallError> {
-        let server = || self.name().to_owned();
-        let connection =
-            self.live().await.map_err(|reason| CallError::ServerUnavailable { server: server(), reason })?;
-        let limit = options.timeout.unwrap_or(self.slot.config.call_timeout);
-        let mut params = CallToolRequestParams::new(tool.to_owned());
-        params.arguments = arguments;
-        let cancel = options.cancel.unwrap_or_default();
-        self.slot.in_flight.fetch_add(1, Ordering::AcqRel);
-        // Dropping the request future (timeout, cancellation) makes rmcp send
-        // notifications/cancelled for it.
-        let outcome = tokio::select! {
-            biased;
-            response = connection.peer.call_tool_once(params) => Some(response),
-            () = tokio::time::sleep(limit) => None,
-            () = cancel.cancelled() => {
-                self.slot.in_flight.fetch_sub(1, Ordering::AcqRel);
-                self.slot.touch();
-                return Err(CallError::Cancelled { server: server(), tool: tool.to_owned() });
-            }
-        };
-        self.slot.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.slot.touch();
-        match outcome {
-            Some(Ok(CallToolResponse::Complete(result))) => Ok(result),
-            Some(Ok(_)) => Err(CallError::Protocol {
-                server: server(),
-                message: "the server asked for client input or created a task, which toolbridge does not support"
-                    .into(),
-            }),
-            Some(Err(ServiceError::McpError(error))) => {
-                Err(CallError::Protocol { server: server(), message: self.slot.config.redact(&error.message) })
-            }
-            Some(Err(error)) => {
-                connection.kill();
-                // Let the stderr reader catch the last lines before reporting.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                Err(CallError::ServerUnavailable {
-                    server: server(),
-                    reason: self.slot.config.redact(&format!(
-                        "the connection was lost during the call ({}){}",
-                        connection::tidy_error(&error.to_string()),
-                        connection.loss_details()
-                    )),
-                })
-            }
-            None => {
-                self.check_hung(&connection);
-                Err(CallError::Timeout { server: server(), tool: tool.to_owned(), after: limit })
-            }
-        }
+    /// Tool calls on this server that have not finished.
+    pub fn in_flight(&self) -> usize {
+        self.slot.in_flight()
     }
-
-    /// After a timeout: a server that does not even answer a ping within the grace is hung;
-    /// its process group is killed so the next call starts a fresh one.
-    fn check_hung(&self, connection: &Arc<Connection>) {
-        if !matches!(self.slot.config.transport, TransportConfig::Stdio(_)) {
-            return;
-        }
-        let connection = Arc::clone(connection);
-        let grace = self.pool.inner.options.ping_grace;
-        let name = self.slot.config.name.clone();
-        self.pool.inner.tasks.spawn(async move {
-            let ping = connection.peer.send_request(rmcp::model::ClientRequest::PingRequest(Default::default()));
-            if !matches!(tokio::time::timeout(grace, ping).await, Ok(Ok(_))) {
-                warn!(server = %name, "server does not answer after a timed-out call; killing its process group");
-                connection.kill();
-            }
-        });
-    }
-}
-
-fn backoff(options: &PoolOptions, attempt: u32) -> Duration {
-    let exponential = options.backoff_base.saturating_mul(1u32 << attempt.min(16));
-    let capped = exponential.min(options.backoff_max);
-    // Jitter: 50–100 % of the delay, so restarts of many servers do not line up.
-    let jitter = 0.5 + rand::random::<f64>() * 0.5;
-    capped.mul_f64(jitter)
 }

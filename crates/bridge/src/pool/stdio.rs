@@ -1,5 +1,6 @@
-//! The stdio transport: the server as a process-group leader (process-wrap), its stdout read
-//! as newline-delimited JSON-RPC with a bound on one message, its stderr drained into a tail.
+//! The stdio transport: the server as a process-group leader owned by the transport (see
+//! [`crate::process`]), its stdout read as newline-delimited JSON-RPC with a bound on one
+//! message, its stderr drained (scrubbed of secrets) into a tail.
 //!
 //! rmcp's own child-process transport silently drops a line longer than its limit and keeps
 //! the connection open, so the request that line answered waits until its timeout. Here a
@@ -14,7 +15,6 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use process_wrap::tokio::{ChildWrapper, CommandWrap, KillOnDrop, ProcessGroup};
 use rmcp::RoleClient;
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
@@ -22,13 +22,12 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio_util::task::TaskTracker;
+use toolbridge_config::StdioConfig;
 use tracing::{debug, warn};
 
-use super::connection::{ProcessGroupGuard, StartError, StderrTail};
-use crate::config::StdioConfig;
-
-/// How long a server gets to exit after its stdin is closed, before it is killed.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
+use super::PoolOptions;
+use super::connection::{StartError, StderrTail};
+use crate::process::{ChildProcess, Killer};
 
 /// Why a connection ended, when we ended it (read by the error paths).
 pub(crate) type LossReason = Arc<OnceLock<String>>;
@@ -78,30 +77,16 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineLimit<R> {
 }
 
 /// rmcp's newline-delimited JSON-RPC over a child's pipes, owning the child: dropping the
-/// transport (the service loop ended) kills it.
+/// transport (the service loop ended) kills its process group.
 pub(crate) struct StdioTransport {
     rw: AsyncRwTransport<RoleClient, LineLimit<ChildStdout>, ChildStdin>,
-    child: Option<Box<dyn ChildWrapper>>,
+    child: ChildProcess,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for StdioTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StdioTransport").field("pid", &self.child.as_ref().and_then(|c| c.id())).finish()
-    }
-}
-
-impl Drop for StdioTransport {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // kill() also reaps, so no zombie is left; the group guard takes the rest.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    let _ = Box::into_pin(child.kill()).await;
-                });
-            } else {
-                let _ = child.start_kill();
-            }
-        }
+        f.debug_struct("StdioTransport").field("pid", &self.child.id()).finish()
     }
 }
 
@@ -119,29 +104,28 @@ impl Transport<RoleClient> for StdioTransport {
         self.rw.receive()
     }
 
-    /// Closes stdin (a well-behaved server exits on EOF), waits a moment, then kills the
-    /// child; the pool kills the rest of its process group.
+    /// Closes stdin (a well-behaved server exits on EOF), waits up to the pool's close grace,
+    /// then kills the process group.
     async fn close(&mut self) -> Result<(), io::Error> {
         let closed = self.rw.close().await;
-        if let Some(mut child) = self.child.take()
-            && tokio::time::timeout(CLOSE_WAIT, child.wait()).await.is_err()
-        {
-            let _ = Box::into_pin(child.kill()).await;
+        if tokio::time::timeout(self.grace, self.child.exited()).await.is_err() {
+            self.child.kill();
+            self.child.exited().await;
         }
         closed
     }
 }
 
 /// Spawns a stdio server as the leader of a new process group, with its stderr drained into
-/// `stderr_tail` (and `debug` logs) by a task of `tasks`.
+/// `stderr_tail` (and `debug` logs, secrets scrubbed) by a task of `tasks`.
 pub(crate) fn spawn(
     name: &str,
     config: &StdioConfig,
-    max_message_bytes: usize,
+    options: &PoolOptions,
     stderr_tail: &Arc<StderrTail>,
     reason: &LossReason,
     tasks: &TaskTracker,
-) -> Result<(StdioTransport, ProcessGroupGuard), StartError> {
+) -> Result<(StdioTransport, Killer), StartError> {
     let mut command = tokio::process::Command::new(&config.command);
     command.args(&config.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (key, value) in &config.env {
@@ -150,9 +134,7 @@ pub(crate) fn spawn(
     if let Some(cwd) = &config.cwd {
         command.current_dir(cwd);
     }
-    let mut wrapped = CommandWrap::from(command);
-    wrapped.wrap(ProcessGroup::leader()).wrap(KillOnDrop);
-    let mut child = wrapped.spawn().map_err(|e| {
+    let (child, pipes) = ChildProcess::spawn(command).map_err(|e| {
         StartError(match e.kind() {
             io::ErrorKind::NotFound => {
                 format!("server {name:?}: command {:?} not found (check `command` and PATH)", config.command)
@@ -163,28 +145,20 @@ pub(crate) fn spawn(
             _ => format!("server {name:?}: cannot start {:?}: {e}", config.command),
         })
     })?;
-    let pid = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
-    let group = ProcessGroupGuard::new(pid);
-    let pipes = (child.inner_mut().stdin().take(), child.inner_mut().stdout().take());
-    let (Some(stdin), Some(stdout)) = pipes else {
+    let (Some(stdin), Some(stdout)) = (pipes.stdin, pipes.stdout) else {
         return Err(StartError(format!("server {name:?}: the child's stdin/stdout pipes are missing")));
     };
-    if let Some(stderr) = child.inner_mut().stderr().take() {
+    if let Some(stderr) = pipes.stderr {
         let tail = Arc::clone(stderr_tail);
         let server = name.to_owned();
-        // A server may print its own credentials; its env values never reach logs or errors.
-        let secrets: Vec<String> =
-            config.env.values().map(|v| v.expose().to_owned()).filter(|v| v.len() >= 6).collect();
+        // A server may print its own credentials: they never reach logs or errors.
+        let secrets = options.secrets.clone();
         tasks.spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             loop {
                 match lines.next_line().await {
-                    Ok(Some(mut line)) => {
-                        for secret in &secrets {
-                            if line.contains(secret.as_str()) {
-                                line = line.replace(secret.as_str(), "[redacted]");
-                            }
-                        }
+                    Ok(Some(line)) => {
+                        let line = if secrets.appears_in(&line) { secrets.scrub(&line) } else { line };
                         debug!(target: "toolbridge::server_stderr", server = %server, "{line}");
                         tail.push(line);
                     }
@@ -195,12 +169,16 @@ pub(crate) fn spawn(
                     }
                 }
             }
+            tail.close();
         });
+    } else {
+        stderr_tail.close();
     }
-    let stdout = LineLimit { inner: stdout, limit: max_message_bytes, line: 0, reason: Arc::clone(reason) };
+    let stdout = LineLimit { inner: stdout, limit: options.max_message_bytes, line: 0, reason: Arc::clone(reason) };
     // Our reader enforces the bound (and says so); rmcp's own limit would only drop the line.
     let rw = AsyncRwTransport::new(stdout, stdin).with_max_line_length(usize::MAX);
-    Ok((StdioTransport { rw, child: Some(child) }, group))
+    let killer = child.killer();
+    Ok((StdioTransport { rw, child, grace: options.close_grace }, killer))
 }
 
 #[cfg(test)]

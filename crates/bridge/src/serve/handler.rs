@@ -10,19 +10,21 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::call_log::CallLog;
-use crate::catalogue::{CallOptions, Catalogue, RawArguments};
+use toolbridge_runtime::CallLog;
+
+use crate::catalogue::Catalogue;
+use crate::catalogue::call::{CallOptions, RawArguments};
 
 /// Serves a catalogue as MCP tools. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct CatalogueServer {
+pub(crate) struct CatalogueServer {
     catalogue: Arc<Catalogue>,
     tools: Arc<Vec<Tool>>,
 }
 
 impl CatalogueServer {
     /// A server for `catalogue` (its tool list is fixed for the server's life).
-    pub fn new(catalogue: Arc<Catalogue>) -> Self {
+    pub(crate) fn new(catalogue: Arc<Catalogue>) -> Self {
         let tools = catalogue
             .tools()
             .map(|tool| Tool::new(tool.name.clone(), tool.description.clone(), Arc::clone(&tool.input_schema)))

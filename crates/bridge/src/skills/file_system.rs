@@ -7,53 +7,22 @@
 
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use serde::de::DeserializeOwned;
+use toolbridge_config::{ConfigError, FileSystemSettings};
 
-use super::{Skill, SkillError, SkillKind, SkillOutput, SkillTool, args, tool};
+use super::{Invalid, base_dir};
+use crate::error::ToolError;
+use crate::source::{CallContext, ToolOutput, ToolTable};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Settings {
-    base_dir: Option<PathBuf>,
-    #[serde(default = "yes")]
-    enable_read_file: bool,
-    #[serde(default = "yes")]
-    enable_save_file: bool,
-    #[serde(default = "yes")]
-    enable_list_files: bool,
-    #[serde(default = "yes")]
-    enable_search_files: bool,
-    #[serde(default = "mib")]
+/// The settings with defaults applied.
+#[derive(Debug)]
+struct Settings {
     max_read_bytes: usize,
-    #[serde(default = "mib")]
     max_write_bytes: usize,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn mib() -> usize {
-    1 << 20
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            base_dir: None,
-            enable_read_file: true,
-            enable_save_file: true,
-            enable_list_files: true,
-            enable_search_files: true,
-            max_read_bytes: mib(),
-            max_write_bytes: mib(),
-        }
-    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -102,55 +71,76 @@ struct SearchFiles {
     max_results: Option<usize>,
 }
 
-/// The `file_system` skill.
-#[derive(Debug)]
-pub(crate) struct FileSystem {
-    inner: std::sync::Arc<Inner>,
-}
-
 #[derive(Debug)]
 struct Inner {
-    name: String,
     base: PathBuf,
     settings: Settings,
-    tools: Vec<SkillTool>,
 }
 
-impl FileSystem {
-    pub(crate) fn new(name: &str, settings: Settings) -> Result<Self, String> {
-        Inner::new(name, settings).map(|inner| Self { inner: std::sync::Arc::new(inner) })
+pub(crate) fn build(
+    name: &str,
+    settings: &FileSystemSettings,
+    invalid: &Invalid<'_>,
+) -> Result<ToolTable, ConfigError> {
+    if settings.base_dir.is_none() {
+        return Err(invalid("base_dir", "is required".into()));
+    }
+    let inner = Arc::new(Inner {
+        base: base_dir(settings.base_dir.as_deref(), invalid)?,
+        settings: Settings {
+            max_read_bytes: settings.max_read_bytes.unwrap_or(1 << 20),
+            max_write_bytes: settings.max_write_bytes.unwrap_or(1 << 20),
+        },
+    });
+    let mut table = ToolTable::skill(name);
+    if settings.enable_read_file != Some(false) {
+        table = table.handler("read_file", "Reads a text file under the base directory", blocking(&inner, Inner::read));
+    }
+    if settings.enable_save_file != Some(false) {
+        table =
+            table.handler("save_file", "Writes a text file under the base directory", blocking(&inner, Inner::save));
+    }
+    if settings.enable_list_files != Some(false) {
+        table = table.handler(
+            "list_files",
+            "Lists files and directories under the base directory",
+            blocking(&inner, Inner::list),
+        );
+    }
+    if settings.enable_search_files != Some(false) {
+        table = table.handler(
+            "search_files",
+            "Finds files by name (glob or substring) or by content",
+            blocking(&inner, Inner::search),
+        );
+    }
+    Ok(table)
+}
+
+/// A handler running `operation` on the blocking pool (file I/O blocks), bounded by the size
+/// caps.
+fn blocking<P: DeserializeOwned + Send + 'static>(
+    inner: &Arc<Inner>,
+    operation: fn(&Inner, &P) -> Result<ToolOutput, ToolError>,
+) -> impl Fn(P, CallContext) -> futures::future::BoxFuture<'static, Result<ToolOutput, ToolError>> + Send + Sync + 'static
+{
+    let inner = Arc::clone(inner);
+    move |params: P, _ctx: CallContext| {
+        let inner = Arc::clone(&inner);
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || operation(&inner, &params))
+                .await
+                .map_err(|e| ToolError::failed_with("the file operation did not finish", e))?
+        })
     }
 }
 
 impl Inner {
-    pub(crate) fn new(name: &str, settings: Settings) -> Result<Self, String> {
-        let base_dir = settings.base_dir.clone().ok_or("configuration: `base_dir` is required")?;
-        let base =
-            base_dir.canonicalize().map_err(|e| format!("configuration: base_dir {}: {e}", base_dir.display()))?;
-        if !base.is_dir() {
-            return Err(format!("configuration: base_dir {} is not a directory", base.display()));
-        }
-        let mut tools = Vec::new();
-        if settings.enable_read_file {
-            tools.push(tool::<ReadFile>("read_file", "Reads a text file under the base directory"));
-        }
-        if settings.enable_save_file {
-            tools.push(tool::<SaveFile>("save_file", "Writes a text file under the base directory"));
-        }
-        if settings.enable_list_files {
-            tools.push(tool::<ListFiles>("list_files", "Lists files and directories under the base directory"));
-        }
-        if settings.enable_search_files {
-            tools.push(tool::<SearchFiles>("search_files", "Finds files by name (glob or substring) or by content"));
-        }
-        Ok(Self { name: name.to_owned(), base, settings, tools })
-    }
-
     /// The canonical path for `path`, refused if it leaves the base directory.
-    fn resolve(&self, path: &str) -> Result<PathBuf, SkillError> {
+    fn resolve(&self, path: &str) -> Result<PathBuf, ToolError> {
         let requested = Path::new(path);
         let joined = if requested.is_absolute() { requested.to_path_buf() } else { self.base.join(requested) };
-        let escape = || SkillError::Denied(format!("path {path:?} is outside the base directory"));
+        let escape = || ToolError::outside_base_dir(format!("path {path:?} is outside the base directory"));
         // The nearest existing ancestor decides where symlinks lead.
         let mut existing = joined.as_path();
         let mut rest = Vec::new();
@@ -159,7 +149,7 @@ impl Inner {
             rest.push(name.to_owned());
             existing = existing.parent().ok_or_else(escape)?;
         }
-        let mut resolved = existing.canonicalize().map_err(|e| SkillError::Io(format!("{path}: {e}")))?;
+        let mut resolved = existing.canonicalize().map_err(|e| ToolError::failed(format!("{path}: {e}")))?;
         for part in rest.iter().rev() {
             if Path::new(part).components().any(|c| !matches!(c, Component::Normal(_))) {
                 return Err(escape());
@@ -173,27 +163,27 @@ impl Inner {
         path.strip_prefix(&self.base).unwrap_or(path)
     }
 
-    fn read(&self, p: &ReadFile) -> Result<SkillOutput, SkillError> {
+    fn read(&self, p: &ReadFile) -> Result<ToolOutput, ToolError> {
         use std::io::{Read, Seek, SeekFrom};
         let path = self.resolve(&p.path)?;
-        let mut file = std::fs::File::open(&path).map_err(|e| SkillError::Io(format!("{}: {e}", p.path)))?;
+        let mut file = std::fs::File::open(&path).map_err(|e| ToolError::failed(format!("{}: {e}", p.path)))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let offset = p.offset.unwrap_or(0);
         let limit = p.limit.unwrap_or(self.settings.max_read_bytes).min(self.settings.max_read_bytes);
-        file.seek(SeekFrom::Start(offset)).map_err(|e| SkillError::Io(e.to_string()))?;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| ToolError::failed(e.to_string()))?;
         let mut buffer = Vec::with_capacity(limit.min(1 << 16));
-        file.take(limit as u64).read_to_end(&mut buffer).map_err(|e| SkillError::Io(e.to_string()))?;
+        file.take(limit as u64).read_to_end(&mut buffer).map_err(|e| ToolError::failed(e.to_string()))?;
         let mut text = String::from_utf8_lossy(&buffer).into_owned();
         let end = offset + buffer.len() as u64;
         if end < size {
             let _ = write!(text, "\n[{} of {size} bytes shown; read on with offset={end}]", buffer.len());
         }
-        Ok(SkillOutput::ok(text))
+        Ok(ToolOutput::text(text))
     }
 
-    fn save(&self, p: &SaveFile) -> Result<SkillOutput, SkillError> {
+    fn save(&self, p: &SaveFile) -> Result<ToolOutput, ToolError> {
         if p.content.len() > self.settings.max_write_bytes {
-            return Err(SkillError::Denied(format!(
+            return Err(ToolError::denied(format!(
                 "content is {} bytes; this skill writes at most {} (max_write_bytes)",
                 p.content.len(),
                 self.settings.max_write_bytes
@@ -201,16 +191,16 @@ impl Inner {
         }
         let path = self.resolve(&p.path)?;
         if path.is_dir() {
-            return Err(SkillError::InvalidArguments(format!("{:?} is a directory", p.path)));
+            return Err(ToolError::invalid_arguments(format!("{:?} is a directory", p.path)));
         }
         if path.exists() && p.overwrite == Some(false) {
-            return Err(SkillError::Denied(format!("{:?} exists and overwrite is false", p.path)));
+            return Err(ToolError::denied(format!("{:?} exists and overwrite is false", p.path)));
         }
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| SkillError::Io(e.to_string()))?;
+            std::fs::create_dir_all(parent).map_err(|e| ToolError::failed(e.to_string()))?;
         }
-        std::fs::write(&path, &p.content).map_err(|e| SkillError::Io(format!("{}: {e}", p.path)))?;
-        Ok(SkillOutput::ok(format!("wrote {} bytes to {}", p.content.len(), self.relative(&path).display())))
+        std::fs::write(&path, &p.content).map_err(|e| ToolError::failed(format!("{}: {e}", p.path)))?;
+        Ok(ToolOutput::text(format!("wrote {} bytes to {}", p.content.len(), self.relative(&path).display())))
     }
 
     /// Files under `dir` (not following symlinks out of the base), breadth first.
@@ -256,7 +246,7 @@ impl Inner {
         }
     }
 
-    fn list(&self, p: &ListFiles) -> Result<SkillOutput, SkillError> {
+    fn list(&self, p: &ListFiles) -> Result<ToolOutput, ToolError> {
         let dir = self.resolve(p.path.as_deref().unwrap_or("."))?;
         let limit = p.max_entries.unwrap_or(200).clamp(1, 10_000);
         let mut lines = Vec::new();
@@ -266,22 +256,22 @@ impl Inner {
             true
         });
         if lines.is_empty() {
-            return Ok(SkillOutput::ok("(empty directory)"));
+            return Ok(ToolOutput::text("(empty directory)"));
         }
         if lines.len() >= limit {
             lines.push(format!("[stopped at {limit} entries]"));
         }
-        Ok(SkillOutput::ok(lines.join("\n")))
+        Ok(ToolOutput::text(lines.join("\n")))
     }
 
-    fn search(&self, p: &SearchFiles) -> Result<SkillOutput, SkillError> {
+    fn search(&self, p: &SearchFiles) -> Result<ToolOutput, ToolError> {
         let dir = self.resolve(p.path.as_deref().unwrap_or("."))?;
         let limit = p.max_results.unwrap_or(100).clamp(1, 10_000);
         let by_content = p.content.unwrap_or(false);
         let glob = (!by_content && p.pattern.contains(['*', '?', '[']))
             .then(|| globset::Glob::new(&p.pattern).map(|g| g.compile_matcher()))
             .transpose()
-            .map_err(|e| SkillError::InvalidArguments(format!("pattern: {e}")))?;
+            .map_err(|e| ToolError::invalid_arguments(format!("pattern: {e}")))?;
         let mut hits = Vec::new();
         self.walk(&dir, true, 100_000, |path, meta| {
             if !meta.is_file() {
@@ -310,39 +300,6 @@ impl Inner {
             }
             hits.len() < limit
         });
-        Ok(SkillOutput::ok(if hits.is_empty() { "no matches".to_owned() } else { hits.join("\n") }))
-    }
-}
-
-#[async_trait]
-impl Skill for FileSystem {
-    fn name(&self) -> &str {
-        &self.inner.name
-    }
-
-    fn kind(&self) -> SkillKind {
-        SkillKind::FileSystem
-    }
-
-    fn tools(&self) -> &[SkillTool] {
-        &self.inner.tools
-    }
-
-    async fn call(&self, name: &str, arguments: Value, _cancel: CancellationToken) -> Result<SkillOutput, SkillError> {
-        if !self.inner.tools.iter().any(|t| t.name == name) {
-            return Err(SkillError::UnknownTool(name.to_owned()));
-        }
-        // File I/O is blocking: it runs on the blocking pool, bounded by the size caps.
-        let inner = std::sync::Arc::clone(&self.inner);
-        let name = name.to_owned();
-        tokio::task::spawn_blocking(move || match name.as_str() {
-            "read_file" => inner.read(&args(arguments)?),
-            "save_file" => inner.save(&args(arguments)?),
-            "list_files" => inner.list(&args(arguments)?),
-            "search_files" => inner.search(&args(arguments)?),
-            other => Err(SkillError::UnknownTool(other.to_owned())),
-        })
-        .await
-        .map_err(|e| SkillError::Io(format!("the file operation failed: {e}")))?
+        Ok(ToolOutput::text(if hits.is_empty() { "no matches".to_owned() } else { hits.join("\n") }))
     }
 }

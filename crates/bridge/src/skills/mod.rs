@@ -1,5 +1,6 @@
 //! Built-in skills: tools that run inside toolbridge, configured as
-//! `[{name, type, configuration, enabled}]`.
+//! `[{name, type, configuration, enabled}]`. Each skill is a [`ToolTable`]: typed handlers
+//! behind the same [`ToolSource`](crate::ToolSource) seam as MCP servers and custom tools.
 //!
 //! | type | tools | configuration |
 //! |---|---|---|
@@ -15,286 +16,100 @@
 
 mod file_generation;
 mod file_system;
-mod process;
 mod python;
 mod shell;
 mod sleep;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::time::Duration;
 
-use async_trait::async_trait;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use toolbridge_config::{ConfigError, FileSystemSettings, ShellSettings, SkillConfig, SkillSettings, StringList};
 
-/// The kind of a skill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkillKind {
-    /// Files under a base directory.
-    FileSystem,
-    /// Shell commands.
-    Shell,
-    /// Python snippets.
-    Python,
-    /// Writing JSON/CSV/Markdown/text files.
-    FileGeneration,
-    /// A bounded sleep.
-    Sleep,
-}
+use crate::process::Limits;
+use crate::source::ToolTable;
 
-/// One configured skill.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SkillConfig {
-    /// The skill's name (the catalogue prefix of its tools).
-    pub name: String,
-    /// Its kind.
-    #[serde(rename = "type")]
-    pub kind: SkillKind,
-    /// Kind-specific settings.
-    #[serde(default)]
-    pub configuration: Value,
-    /// Whether to use it.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A skill configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SkillConfigError {
-    /// The file cannot be read.
-    #[error("cannot read skills file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not valid JSON.
-    #[error("{origin}: invalid JSON at line {line}, column {column}: {message}")]
-    Syntax {
-        /// Where from.
-        origin: String,
-        /// Line.
-        line: usize,
-        /// Column.
-        column: usize,
-        /// What the parser said.
-        message: String,
-    },
-    /// A skill entry is wrong.
-    #[error("{origin}: skill {skill}: {message}")]
-    Invalid {
-        /// Where from.
-        origin: String,
-        /// The skill's name or index.
-        skill: String,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// Parses skills: a JSON array, or `{"skills": [...]}`.
-pub fn parse_skills(value: &Value, origin: &str) -> Result<Vec<SkillConfig>, SkillConfigError> {
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(map) => match map.get("skills") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(SkillConfigError::Invalid {
-                    origin: origin.into(),
-                    skill: "(file)".into(),
-                    message: "expected a JSON array of skills, or {\"skills\": [...]}".into(),
-                });
-            }
-        },
-        _ => {
-            return Err(SkillConfigError::Invalid {
-                origin: origin.into(),
-                skill: "(file)".into(),
-                message: "expected a JSON array of skills".into(),
-            });
-        }
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let label = item.get("name").and_then(Value::as_str).map_or_else(|| format!("#{i}"), |n| format!("{n:?}"));
-            serde_json::from_value::<SkillConfig>(item.clone()).map_err(|e| SkillConfigError::Invalid {
-                origin: origin.into(),
-                skill: label,
-                message: e.to_string(),
-            })
-        })
-        .collect()
-}
-
-/// Reads and parses a skills file.
-pub fn load_skills(path: &Path) -> Result<Vec<SkillConfig>, SkillConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| SkillConfigError::Read { path: path.to_owned(), source })?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| SkillConfigError::Syntax {
-        origin: path.display().to_string(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    })?;
-    parse_skills(&value, &path.display().to_string())
-}
-
-/// Builds a skill from its configuration (validated strictly: unknown keys are rejected).
-pub fn build_skill(config: &SkillConfig) -> Result<Arc<dyn Skill>, SkillConfigError> {
-    let invalid = |message: String| SkillConfigError::Invalid {
+/// Builds a skill's tools from its configuration.
+pub fn build_skill(config: &SkillConfig) -> Result<ToolTable, ConfigError> {
+    let invalid = |field: &str, message: String| ConfigError::Skill {
         origin: "skills".into(),
         skill: format!("{:?}", config.name),
+        field: format!("configuration.{field}"),
         message,
     };
-    Ok(match config.kind {
-        SkillKind::FileSystem => {
-            Arc::new(file_system::FileSystem::new(&config.name, settings(config)?).map_err(invalid)?)
-        }
-        SkillKind::Shell => Arc::new(shell::Shell::new(&config.name, settings(config)?).map_err(invalid)?),
-        SkillKind::Python => Arc::new(python::Python::new(&config.name, settings(config)?).map_err(invalid)?),
-        SkillKind::FileGeneration => {
-            Arc::new(file_generation::FileGeneration::new(&config.name, settings(config)?).map_err(invalid)?)
-        }
-        SkillKind::Sleep => Arc::new(sleep::Sleep::new(&config.name, &settings(config)?)),
-    })
-}
-
-fn settings<T: DeserializeOwned + Default>(config: &SkillConfig) -> Result<T, SkillConfigError> {
-    match &config.configuration {
-        Value::Null => Ok(T::default()),
-        value => serde_json::from_value(value.clone()).map_err(|e| SkillConfigError::Invalid {
-            origin: "skills".into(),
-            skill: format!("{:?}", config.name),
-            message: format!("configuration: {e}"),
-        }),
+    let name = config.name.as_str();
+    match &config.settings {
+        SkillSettings::FileSystem(settings) => file_system::build(name, settings, &invalid),
+        SkillSettings::Shell(settings) => shell::build(name, settings, &invalid),
+        SkillSettings::Python(settings) => python::build(name, settings, &invalid),
+        SkillSettings::FileGeneration(settings) => file_generation::build(name, settings, &invalid),
+        SkillSettings::Sleep(settings) => Ok(sleep::build(name, settings)),
     }
 }
 
-/// One tool of a skill.
-#[derive(Debug, Clone)]
-pub struct SkillTool {
-    /// Its name within the skill.
-    pub name: String,
-    /// What it does.
-    pub description: String,
-    /// Its input schema (schemars-derived).
-    pub input_schema: Value,
+/// How a skill reports a configuration error: the field (under `configuration`) and why.
+pub(crate) type Invalid<'a> = dyn Fn(&str, String) -> ConfigError + 'a;
+
+/// The limits of a command-running skill.
+pub(crate) fn limits(
+    timeout: Option<f64>,
+    max_output_bytes: Option<usize>,
+    invalid: &Invalid<'_>,
+) -> Result<Limits, ConfigError> {
+    let timeout = match timeout {
+        None => Duration::from_secs(30),
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Duration::from_secs_f64(secs),
+        Some(secs) => return Err(invalid("timeout", format!("must be between 0 and 86400 seconds, got {secs}"))),
+    };
+    Ok(Limits { timeout, max_output_bytes: max_output_bytes.unwrap_or(100_000).max(1) })
 }
 
-/// What a skill call produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkillOutput {
-    /// The text for the model.
-    pub text: String,
-    /// The operation failed in a way the model should see (e.g. a non-zero exit).
-    pub is_error: bool,
-}
-
-impl SkillOutput {
-    fn ok(text: impl Into<String>) -> Self {
-        Self { text: text.into(), is_error: false }
+/// A skill's working directory, canonical (default: the current directory).
+pub(crate) fn base_dir(dir: Option<&Path>, invalid: &Invalid<'_>) -> Result<PathBuf, ConfigError> {
+    let dir = dir.unwrap_or(Path::new("."));
+    let canonical = dir.canonicalize().map_err(|e| invalid("base_dir", format!("{}: {e}", dir.display())))?;
+    if !canonical.is_dir() {
+        return Err(invalid("base_dir", format!("{} is not a directory", canonical.display())));
     }
-}
-
-/// Why a skill call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum SkillError {
-    /// No such tool (or it is disabled).
-    #[error("unknown tool {0:?}")]
-    UnknownTool(String),
-    /// Bad arguments.
-    #[error("invalid arguments: {0}")]
-    InvalidArguments(String),
-    /// Refused: escape attempt, blocked command, size cap.
-    #[error("{0}")]
-    Denied(String),
-    /// Ran out of time.
-    #[error("{0}")]
-    Timeout(String),
-    /// Cancelled.
-    #[error("cancelled")]
-    Cancelled,
-    /// An I/O failure.
-    #[error("{0}")]
-    Io(String),
-}
-
-impl SkillError {
-    /// The call record's `error_type` for this error.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::UnknownTool(_) => "unknown_tool",
-            Self::InvalidArguments(_) => "invalid_arguments",
-            Self::Denied(_) => "policy_denied",
-            Self::Timeout(_) => "timeout",
-            Self::Cancelled => "cancelled",
-            Self::Io(_) => "tool_error",
-        }
-    }
-}
-
-/// A built-in skill.
-#[async_trait]
-pub trait Skill: Send + Sync + fmt::Debug {
-    /// The configured name.
-    fn name(&self) -> &str;
-    /// The kind.
-    fn kind(&self) -> SkillKind;
-    /// Its enabled tools.
-    fn tools(&self) -> &[SkillTool];
-    /// Runs a tool.
-    async fn call(&self, tool: &str, arguments: Value, cancel: CancellationToken) -> Result<SkillOutput, SkillError>;
-}
-
-pub(crate) fn tool<P: schemars::JsonSchema>(name: &str, description: &str) -> SkillTool {
-    SkillTool {
-        name: name.into(),
-        description: description.into(),
-        input_schema: Value::Object(crate::source::schema_of::<P>()),
-    }
-}
-
-pub(crate) fn args<P: DeserializeOwned>(arguments: Value) -> Result<P, SkillError> {
-    serde_json::from_value(arguments).map_err(|e| SkillError::InvalidArguments(e.to_string()))
+    Ok(canonical)
 }
 
 /// Presets like the seed platform's: `read_only`, `full_access`, `sandboxed`.
 pub fn preset(name: &str, base_dir: &Path) -> Option<Vec<SkillConfig>> {
-    let dir = base_dir.display().to_string();
-    let skill = |name: &str, kind: SkillKind, configuration: Value| SkillConfig {
-        name: name.into(),
-        kind,
-        configuration,
-        enabled: true,
+    let dir = Some(base_dir.to_path_buf());
+    let files = |save: bool| {
+        SkillConfig::new(
+            "files",
+            SkillSettings::FileSystem(FileSystemSettings {
+                base_dir: dir.clone(),
+                enable_save_file: (!save).then_some(false),
+                ..FileSystemSettings::default()
+            }),
+        )
+    };
+    let shell = |allowed: &[&str]| {
+        SkillConfig::new(
+            "shell",
+            SkillSettings::Shell(ShellSettings {
+                base_dir: dir.clone(),
+                allowed_commands: allowed.iter().copied().collect::<StringList>(),
+                ..ShellSettings::default()
+            }),
+        )
     };
     Some(match name {
-        "read_only" => vec![skill("files", SkillKind::FileSystem, json!({"base_dir": dir, "enable_save_file": false}))],
+        "read_only" => vec![files(false)],
         "full_access" => vec![
-            skill("files", SkillKind::FileSystem, json!({"base_dir": dir})),
-            skill("shell", SkillKind::Shell, json!({"base_dir": dir})),
-            skill("python", SkillKind::Python, json!({"base_dir": dir})),
-        ],
-        "sandboxed" => vec![
-            skill("files", SkillKind::FileSystem, json!({"base_dir": dir})),
-            skill(
-                "shell",
-                SkillKind::Shell,
-                json!({"base_dir": dir, "allowed_commands": ["ls", "cat", "echo", "grep", "wc", "head", "tail"]}),
+            files(true),
+            shell(&[]),
+            SkillConfig::new(
+                "python",
+                SkillSettings::Python(toolbridge_config::PythonSettings {
+                    base_dir: dir.clone(),
+                    ..Default::default()
+                }),
             ),
         ],
+        "sandboxed" => vec![files(true), shell(&["ls", "cat", "echo", "grep", "wc", "head", "tail"])],
         _ => return None,
     })
 }

@@ -10,28 +10,16 @@
 //! position — is refused rather than guessed at.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use toolbridge_config::{ConfigError, ShellSettings};
 
-use super::process::{Limits, run};
-use super::{Skill, SkillError, SkillKind, SkillOutput, SkillTool, args, tool};
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Settings {
-    base_dir: Option<PathBuf>,
-    #[serde(default)]
-    allowed_commands: Vec<String>,
-    #[serde(default)]
-    blocked_commands: Vec<String>,
-    timeout: Option<f64>,
-    max_output_bytes: Option<usize>,
-}
+use super::{Invalid, base_dir, limits};
+use crate::error::ToolError;
+use crate::process::{Limits, run};
+use crate::source::ToolTable;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,55 +28,60 @@ struct RunCommand {
     command: String,
 }
 
-/// The `shell` skill.
+/// The environment a skill's command gets.
+pub(crate) fn child_env() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+/// `limits` keeping no more output than the model may get.
+pub(crate) fn capped(limits: Limits, max_output_bytes: usize) -> Limits {
+    Limits { max_output_bytes: limits.max_output_bytes.min(max_output_bytes).max(1), ..limits }
+}
+
 #[derive(Debug)]
-pub(crate) struct Shell {
-    name: String,
+struct Shell {
     base: PathBuf,
     allowed: Vec<String>,
     blocked: Vec<String>,
     limits: Limits,
-    tools: Vec<SkillTool>,
+    env: Vec<(String, String)>,
 }
 
-pub(crate) fn limits(timeout: Option<f64>, max_output_bytes: Option<usize>) -> Result<Limits, String> {
-    let timeout = match timeout {
-        None => Duration::from_secs(30),
-        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Duration::from_secs_f64(secs),
-        Some(secs) => return Err(format!("configuration: timeout must be between 0 and 86400 seconds, got {secs}")),
-    };
-    Ok(Limits { timeout, max_output_bytes: max_output_bytes.unwrap_or(100_000).max(1) })
-}
-
-pub(crate) fn base_dir(dir: Option<PathBuf>) -> Result<PathBuf, String> {
-    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-    dir.canonicalize().map_err(|e| format!("configuration: base_dir {}: {e}", dir.display()))
+pub(crate) fn build(name: &str, settings: &ShellSettings, invalid: &Invalid<'_>) -> Result<ToolTable, ConfigError> {
+    let shell = Arc::new(Shell {
+        base: base_dir(settings.base_dir.as_deref(), invalid)?,
+        allowed: settings.allowed_commands.to_vec(),
+        blocked: settings.blocked_commands.to_vec(),
+        limits: limits(settings.timeout, settings.max_output_bytes, invalid)?,
+        env: child_env(),
+    });
+    Ok(ToolTable::skill(name).handler(
+        "run_command",
+        "Runs a shell command in the base directory",
+        move |p: RunCommand, ctx| {
+            let shell = Arc::clone(&shell);
+            async move {
+                shell.check(&p.command)?;
+                let limits = capped(shell.limits, ctx.max_output_bytes);
+                run("/bin/sh", &["-c", &p.command], &shell.base, &shell.env, limits, &ctx.cancel).await
+            }
+        },
+    ))
 }
 
 impl Shell {
-    pub(crate) fn new(name: &str, settings: Settings) -> Result<Self, String> {
-        Ok(Self {
-            name: name.to_owned(),
-            base: base_dir(settings.base_dir)?,
-            allowed: settings.allowed_commands,
-            blocked: settings.blocked_commands,
-            limits: limits(settings.timeout, settings.max_output_bytes)?,
-            tools: vec![tool::<RunCommand>("run_command", "Runs a shell command in the base directory")],
-        })
-    }
-
-    fn check(&self, line: &str) -> Result<(), SkillError> {
+    fn check(&self, line: &str) -> Result<(), ToolError> {
         if self.allowed.is_empty() && self.blocked.is_empty() {
             return Ok(());
         }
-        for command in commands(line).map_err(SkillError::Denied)? {
+        for command in commands(line).map_err(ToolError::denied)? {
             if self.blocked.iter().any(|b| b == &command) {
-                return Err(SkillError::Denied(format!(
+                return Err(ToolError::denied(format!(
                     "command `{command}` is blocked by this skill's blocked_commands"
                 )));
             }
             if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == &command) {
-                return Err(SkillError::Denied(format!(
+                return Err(ToolError::denied(format!(
                     "command `{command}` is not in allowed_commands ({})",
                     self.allowed.join(", ")
                 )));
@@ -263,30 +256,6 @@ fn commands(line: &str) -> Result<Vec<String>, String> {
 fn is_assignment(word: &str) -> bool {
     word.split_once('=')
         .is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-}
-
-#[async_trait]
-impl Skill for Shell {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> SkillKind {
-        SkillKind::Shell
-    }
-
-    fn tools(&self) -> &[SkillTool] {
-        &self.tools
-    }
-
-    async fn call(&self, name: &str, arguments: Value, cancel: CancellationToken) -> Result<SkillOutput, SkillError> {
-        if name != "run_command" {
-            return Err(SkillError::UnknownTool(name.to_owned()));
-        }
-        let p: RunCommand = args(arguments)?;
-        self.check(&p.command)?;
-        run("/bin/sh", &["-c", &p.command], &self.base, self.limits, &cancel).await
-    }
 }
 
 #[cfg(test)]

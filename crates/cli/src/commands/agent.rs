@@ -1,33 +1,24 @@
 //! `toolbridge agent create|list|show|delete`.
 
-use serde_json::Value;
-use toolbridge_runtime::{AgentDefinition, RuntimeType};
+use toolbridge_runtime::{AgentDefinition, RegistryError, RuntimeType};
 
 use crate::args::{AgentCommand, ToolArgs};
 use crate::error::{CliError, CliResult};
-use crate::output::{Printer, print_json};
-use crate::setup::{parse_json_arg, pool, read_json_file, registry, store};
+use crate::setup::{App, parse_json_arg};
 
-pub(crate) async fn run(command: AgentCommand, db: Option<&std::path::Path>, printer: &Printer) -> CliResult {
-    let store = store(db)?;
+pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
+    let printer = &app.printer;
+    let store = app.store()?;
     match command {
         AgentCommand::Create { name, runtime, model, runtime_config, system_prompt, tools, force } => {
-            let runtime_config =
+            let mut agent = AgentDefinition::named(&name);
+            agent.runtime = RuntimeType::new(runtime);
+            agent.model_id = model;
+            agent.runtime_config =
                 runtime_config.as_deref().map(|text| parse_json_arg(text, "--runtime-config")).transpose()?;
-            let registry = registry(&pool())?;
-            let runtime = RuntimeType::new(runtime);
-            registry.validate_config(&runtime, runtime_config.as_ref()).map_err(|e| {
-                let error = CliError::usage(e.to_string());
-                match registry.get(&runtime) {
-                    Ok(_) => error.hint(format!("see the schema with `toolbridge runtimes --json` ({runtime})")),
-                    Err(_) => error,
-                }
-            })?;
-            let mut agent = AgentDefinition::new(&name, model);
-            agent.runtime = runtime;
-            agent.runtime_config = runtime_config;
             agent.system_prompt = system_prompt;
-            attach_tools(&mut agent, &tools)?;
+            attach_tools(app, &mut agent, &tools)?;
+            validate(app, &agent)?;
             if force {
                 store.upsert_agent(&agent).await?;
             } else {
@@ -43,29 +34,30 @@ pub(crate) async fn run(command: AgentCommand, db: Option<&std::path::Path>, pri
         AgentCommand::List { json } => {
             let agents = store.list_agents().await?;
             if json {
-                print_json(&agents.iter().map(|a| masked(&a.definition)).collect::<Vec<_>>());
+                printer.json(&agents.iter().map(|a| masked(&a.definition)).collect::<Vec<_>>());
             } else if agents.is_empty() {
                 printer.status("no agents yet; create one with `toolbridge agent create NAME --model ID`");
             } else {
                 for agent in agents {
                     let d = &agent.definition;
-                    println!(
+                    printer.line(&format!(
                         "{}  {}  {}",
                         printer.bold(&d.name),
                         d.runtime,
                         d.model_id.as_deref().unwrap_or("(no model)")
-                    );
+                    ));
                 }
             }
         }
         AgentCommand::Show { name, json, reveal } => {
             let agent = store.get_agent(&name).await?.ok_or_else(|| unknown_agent(&name))?;
-            let shown = if reveal {
-                serde_json::to_value(&agent.definition).unwrap_or_default()
+            let shown = if reveal { agent.definition.clone() } else { masked(&agent.definition) };
+            if reveal {
+                // Asked for: the stored values, unscrubbed.
+                printer.line_unscrubbed(&serde_json::to_string_pretty(&shown).unwrap_or_default());
             } else {
-                masked(&agent.definition)
-            };
-            print_json(&shown);
+                printer.json(&shown);
+            }
             if !json {
                 printer.status(&printer.dim(&format!("created {}, updated {}", agent.created_at, agent.updated_at)));
             }
@@ -80,63 +72,43 @@ pub(crate) async fn run(command: AgentCommand, db: Option<&std::path::Path>, pri
     Ok(())
 }
 
+/// Everything that can be checked before the agent runs: its runtime, its `runtime_config`
+/// (the runtime's schema, then its own `validate_config`), in one registry call.
+pub(crate) fn validate(app: &App, agent: &AgentDefinition) -> CliResult {
+    let registry = app.registry(&app.pool())?;
+    registry.validate_agent(agent).map_err(|error| {
+        let hint = matches!(error, RegistryError::Config { .. })
+            .then(|| format!("see the schema with `toolbridge runtimes --json` ({})", agent.runtime));
+        let error = CliError::usage(error);
+        match hint {
+            Some(hint) => error.hint(hint),
+            None => error,
+        }
+    })
+}
+
 pub(crate) fn unknown_agent(name: &str) -> CliError {
     CliError::usage(format!("no agent named {name:?}")).hint("list agents with `toolbridge agent list`")
 }
 
-/// Reads `--mcp-config`, `--skills` and `--policy` files into an agent definition (validated
-/// first, stored as written so that `${VAR}` templates keep secrets out of the store).
-pub(crate) fn attach_tools(agent: &mut AgentDefinition, tools: &ToolArgs) -> CliResult {
-    crate::setup::ToolSetup::load(tools)?;
-    if let Some(path) = &tools.mcp_config {
-        match read_json_file(path, "MCP config")? {
-            Value::Object(map) => agent.mcp_servers = Some(map),
-            _ => return Err(CliError::usage(format!("{}: expected a JSON object", path.display()))),
-        }
+/// Reads `--mcp-config`, `--skills` and `--policy` into an agent definition: typed once, stored
+/// as written (so that `${VAR}` templates keep secrets out of the store).
+pub(crate) fn attach_tools(app: &App, agent: &mut AgentDefinition, tools: &ToolArgs) -> CliResult {
+    let config = app.tools(tools)?;
+    if tools.mcp_config.is_some() {
+        agent.mcp_servers = config.mcp_servers;
     }
-    if let Some(path) = &tools.skills {
-        agent.skills = match read_json_file(path, "skills file")? {
-            Value::Array(skills) => skills,
-            Value::Object(mut map) => match map.remove("skills") {
-                Some(Value::Array(skills)) => skills,
-                _ => return Err(CliError::usage(format!("{}: expected a JSON array of skills", path.display()))),
-            },
-            _ => return Err(CliError::usage(format!("{}: expected a JSON array of skills", path.display()))),
-        };
+    if tools.skills.is_some() {
+        agent.skills = config.skills;
     }
-    if let Some(path) = &tools.policy {
-        agent.policy = Some(read_json_file(path, "policy file")?);
+    if tools.policy.is_some() {
+        agent.policy = config.policy;
     }
     Ok(())
 }
 
-/// The definition with the literal `env`/`headers` values of its MCP servers masked (`${VAR}`
-/// and `{{VAR}}` references are not secrets and stay readable).
-fn masked(definition: &AgentDefinition) -> Value {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map.iter_mut() {
-                    match child {
-                        Value::Object(entries) if key == "env" || key == "headers" => {
-                            for entry in entries.values_mut() {
-                                let template = entry.as_str().is_some_and(|s| s.contains("${") || s.contains("{{"));
-                                if !template {
-                                    *entry = Value::String("[redacted]".into());
-                                }
-                            }
-                        }
-                        _ => walk(child),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(definition).unwrap_or_default();
-    if let Some(servers) = value.get_mut("mcp_servers") {
-        walk(servers);
-    }
-    value
+/// The definition with secret-looking literal values of its MCP servers masked (`${VAR}`
+/// references and ordinary values such as paths stay readable).
+fn masked(definition: &AgentDefinition) -> AgentDefinition {
+    AgentDefinition { mcp_servers: definition.mcp_servers.masked(), ..definition.clone() }
 }

@@ -2,21 +2,19 @@
 
 use std::time::Duration;
 
-use toolbridge::call_log::CallLog;
-use toolbridge::catalogue::{CallOptions, RawArguments};
+use toolbridge::{CallLog, CallOptions, RawArguments};
 
 use crate::args::ToolArgs;
 use crate::error::{CliError, CliResult};
-use crate::output::{Printer, print_json};
-use crate::setup::{ToolSetup, parse_json_arg, pool};
+use crate::setup::{App, parse_json_arg};
 
 pub(crate) async fn run(
+    app: &App,
     name: &str,
     args: &str,
     tools: &ToolArgs,
     timeout: Option<f64>,
     json: bool,
-    printer: &Printer,
 ) -> CliResult {
     let arguments = parse_json_arg(args, "--args")?;
     if !arguments.is_object() {
@@ -29,10 +27,11 @@ pub(crate) async fn run(
         }
         None => None,
     };
-    let setup = ToolSetup::load(tools)?;
-    let pool = pool();
+    let config = app.tools(tools)?;
+    let pool = app.pool();
+    let origin = tools.mcp_config.clone().unwrap_or_default();
     let outcome = async {
-        let catalogue = setup.catalogue(&pool, printer).await?;
+        let catalogue = app.catalogue(&config, &origin, &pool).await?;
         let log = CallLog::new();
         let options = CallOptions { timeout, ..CallOptions::default() };
         Ok::<_, CliError>(catalogue.call(&log, name, RawArguments::Value(&arguments), "cli", &options).await)
@@ -41,9 +40,9 @@ pub(crate) async fn run(
     pool.shutdown().await;
     let record = outcome?;
     if json {
-        print_json(&record);
+        app.printer.json(&record);
     } else if record.success {
-        println!("{}", record.output);
+        app.printer.line(&record.output);
     }
     if record.success {
         Ok(())
@@ -52,7 +51,9 @@ pub(crate) async fn run(
         let message = record.error.clone().unwrap_or_else(|| record.output.clone());
         let error = CliError::failure(format!("{kind}: {message}"));
         Err(match record.error_type {
-            Some(toolbridge_runtime::ToolErrorType::UnknownTool) => {
+            Some(toolbridge_runtime::ToolErrorType::UnknownTool)
+                if tools.mcp_config.is_some() || tools.skills.is_some() =>
+            {
                 error.hint("list the catalogue with `toolbridge tools`")
             }
             _ => error,

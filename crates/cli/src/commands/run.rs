@@ -4,6 +4,8 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use serde_json::Value;
+use toolbridge::config::ProcessEnv;
+use toolbridge_agent::MODEL_VARIABLE;
 use toolbridge_runtime::{
     AgentDefinition, EventCallback, FinishReason, RuntimeDeps, RuntimeExecutionResult, RuntimeType,
 };
@@ -11,14 +13,12 @@ use toolbridge_runtime::{
 use crate::args::RunArgs;
 use crate::commands::agent::{attach_tools, unknown_agent};
 use crate::error::{CliError, CliResult};
-use crate::output::{Printer, print_json};
-use crate::setup::{parse_json_arg, pool, registry, store};
+use crate::setup::{App, parse_json_arg, plural};
 
 fn load_agent_file(path: &std::path::Path) -> CliResult<AgentDefinition> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read agent config {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        CliError::usage(format!("agent config {}: line {}, column {}: {e}", path.display(), e.line(), e.column()))
+    let value = toolbridge::config::read_json_file(path, "agent config").map_err(CliError::usage)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        CliError::usage(format!("agent config {}: field {:?}: {}", path.display(), e.path().to_string(), e.inner()))
     })
 }
 
@@ -33,18 +33,14 @@ fn merge(base: Option<Value>, over: Value) -> Value {
     }
 }
 
-pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &Printer) -> CliResult {
-    let store = store(db)?;
+/// The agent this run executes: stored, from a file, or made of the flags.
+async fn agent(app: &App, args: &RunArgs) -> CliResult<AgentDefinition> {
     let mut agent = if let Some(name) = &args.agent {
-        store.get_agent(name).await?.ok_or_else(|| unknown_agent(name))?.definition
+        app.store()?.get_agent(name).await?.ok_or_else(|| unknown_agent(name))?.definition
     } else if let Some(path) = &args.config {
         load_agent_file(path)?
     } else {
-        let model = args.model.clone().ok_or_else(|| {
-            CliError::usage("no model: pass --model ID, --agent NAME or --config agent.json")
-                .hint("try --model scripted:fixtures/transcripts/demo.json, or set OPENAI_API_KEY and use --model openai:gpt-4o-mini")
-        })?;
-        AgentDefinition::new("adhoc", model)
+        AgentDefinition::named("adhoc")
     };
     if let Some(model) = &args.model {
         agent.model_id = Some(model.clone());
@@ -58,24 +54,33 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     if let Some(system_prompt) = &args.system_prompt {
         agent.system_prompt = Some(system_prompt.clone());
     }
-    attach_tools(&mut agent, &args.tools)?;
-    // Parsed here only to start the servers early and keep their secrets out of logs; the
-    // runtime parses (and reports errors in) the agent's own copy.
-    let servers = agent
-        .mcp_servers
-        .as_ref()
-        .and_then(|servers| toolbridge::config::parse_mcp_servers(&Value::Object(servers.clone()), &agent.name).ok())
-        .unwrap_or_default();
-    crate::setup::register_server_secrets(&servers);
-    if agent.model_id.is_none() {
-        return Err(CliError::usage(format!("agent {:?} has no model; pass --model ID", agent.name)));
-    }
+    attach_tools(app, &mut agent, &args.tools)?;
+    Ok(agent)
+}
 
-    let pool = pool();
-    let registry = registry(&pool)?;
+pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
+    let printer = &app.printer;
+    let store = app.store()?;
+    let agent = agent(app, &args).await?;
+    let pool = app.pool();
+    let registry = app.registry(&pool)?;
     registry.validate_config(&agent.runtime, agent.runtime_config.as_ref()).map_err(CliError::usage)?;
-    let deps = RuntimeDeps::new(store.clone());
-    let runtime = registry.create(&agent.runtime, deps, None).map_err(CliError::usage)?;
+    let runtime = registry.create(&agent.runtime, RuntimeDeps::new(store.clone())).map_err(CliError::usage)?;
+    if runtime.requires_model()
+        && agent.model_id.is_none()
+        && std::env::var(MODEL_VARIABLE).map_or(true, |m| m.trim().is_empty())
+    {
+        return Err(CliError::usage(format!("agent {:?} has no model", agent.name)).hint(format!(
+            "pass --model ID (e.g. --model openai:gpt-4o-mini, or scripted:fixtures/transcripts/demo.json), \
+             give the agent one with `toolbridge agent create … --model ID`, or set {MODEL_VARIABLE}"
+        )));
+    }
+    // The servers resolved once here: their secrets are scrubbed from everything printed from
+    // now on, and they start while nothing else happens (the runtime finds them warm).
+    let servers = agent.mcp_servers.resolve(&agent.name, &ProcessEnv).map_err(CliError::usage)?;
+    for server in &servers {
+        server.register_secrets(&app.secrets);
+    }
     let context = agent.context(args.prompt.clone());
     let execution_id = context.execution_id.clone();
 
@@ -84,7 +89,7 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     let signals = tokio::spawn({
         let runtime = runtime.clone();
         let execution_id = execution_id.clone();
-        let printer = *printer;
+        let printer = printer.clone();
         async move {
             crate::signals::termination().await;
             printer.status(&printer.dim("\ncancelling…"));
@@ -94,16 +99,20 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
         }
     });
 
-    // Start the servers now, with a spinner, so the execution finds them warm (a signal stops
-    // the wait; the execution then starts and ends `cancelled`).
-    if !servers.is_empty() {
-        let spinner = printer.spinner(format!("starting {} MCP server(s)…", servers.len()));
-        tokio::select! {
-            _ = pool.connect_all(&servers) => {}
-            () = crate::signals::termination() => {}
-        }
+    let enabled: Vec<_> = servers.into_iter().filter(|s| s.enabled).collect();
+    if !enabled.is_empty() {
+        let spinner = printer.spinner(format!("starting {}…", plural(enabled.len(), "MCP server")));
+        let connected = tokio::select! {
+            connected = pool.connect_all(&enabled) => connected,
+            () = crate::signals::termination() => Vec::new(),
+        };
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
+        }
+        for (name, outcome) in connected {
+            if let Err(error) = outcome {
+                printer.status(&format!("{} server {name:?} unavailable: {error}", printer.red("warning:")));
+            }
         }
     }
 
@@ -111,7 +120,7 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     let result = if args.json {
         runtime.execute(&context).await
     } else {
-        let events_printer = *printer;
+        let events_printer = printer.clone();
         let events = EventCallback::new(move |event| events_printer.event(event));
         let mut stream = runtime.stream_execute(context, Some(events));
         let mut last = None;
@@ -124,9 +133,14 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     pool.shutdown().await;
 
     if args.json {
-        print_json(&result);
+        printer.json(&result);
     } else {
-        finish_line(&result, started, printer);
+        finish_line(app, &result, started);
+    }
+    if let Some(Value::String(cause)) = result.metadata.get("record_error") {
+        return Err(CliError::failure(format!(
+            "execution {execution_id} ran but its record could not be stored: {cause}"
+        )));
     }
     match result.finish_reason {
         _ if result.success => Ok(()),
@@ -135,16 +149,17 @@ pub(crate) async fn run(args: RunArgs, db: Option<&std::path::Path>, printer: &P
     }
 }
 
-fn finish_line(result: &RuntimeExecutionResult, started: Instant, printer: &Printer) {
+fn finish_line(app: &App, result: &RuntimeExecutionResult, started: Instant) {
+    let printer = &app.printer;
     if !result.response.is_empty() && !result.response.ends_with('\n') {
-        println!();
+        printer.write("\n");
     }
     let calls = result.tool_execution_messages.as_ref().map_or(0, Vec::len);
     let reason = result.finish_reason.map_or("-", FinishReason::as_str);
     printer.status(&printer.dim(&format!(
-        "[{reason}] {} ms, {} tool call(s), {} tokens ({} in / {} out)",
+        "[{reason}] {} ms, {}, {} tokens ({} in / {} out)",
         started.elapsed().as_millis(),
-        calls,
+        plural(calls, "tool call"),
         result.usage.total_tokens,
         result.usage.input_tokens,
         result.usage.output_tokens

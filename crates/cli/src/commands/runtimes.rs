@@ -1,14 +1,14 @@
 //! `toolbridge runtimes`: the registry's runtimes.
 
 use crate::error::CliResult;
-use crate::output::{Printer, print_json};
-use crate::setup::{pool, registry};
+use crate::setup::App;
 
-pub(crate) fn run(json: bool, printer: &Printer) -> CliResult {
-    let registry = registry(&pool())?;
+pub(crate) fn run(app: &App, json: bool) -> CliResult {
+    let printer = &app.printer;
+    let registry = app.registry(&app.pool())?;
     let info = registry.runtime_info_all();
     if json {
-        print_json(&serde_json::json!({
+        printer.json(&serde_json::json!({
             "available": registry.list_available(),
             "default": "agent_loop",
             "runtimes": info,
@@ -22,10 +22,13 @@ pub(crate) fn run(json: bool, printer: &Printer) -> CliResult {
             .map(|m| m.iter().filter(|(_, v)| v.as_bool() == Some(true)).map(|(k, _)| k.as_str()).collect())
             .unwrap_or_default();
         let default = if name == "agent_loop" { " (default)" } else { "" };
-        println!("{}{default}  {}", printer.bold(name), runtime.description);
-        println!("  capabilities: {}", enabled.join(", "));
+        printer.line(&format!("{}{default}  {}", printer.bold(name), runtime.description));
+        printer.line(&format!("  capabilities: {}", enabled.join(", ")));
+        if runtime.requires_model {
+            printer.line("  needs a model: yes");
+        }
         if let Some(props) = runtime.runtime_config_schema.get("properties").and_then(|p| p.as_object()) {
-            println!("  runtime_config: {}", props.keys().cloned().collect::<Vec<_>>().join(", "));
+            printer.line(&format!("  runtime_config: {}", props.keys().cloned().collect::<Vec<_>>().join(", ")));
         }
     }
     Ok(())

@@ -6,13 +6,14 @@ use toolbridge::serve::{HttpServeOptions, serve_http, serve_stdio};
 
 use crate::args::ServeArgs;
 use crate::error::{CliError, CliResult};
-use crate::output::Printer;
-use crate::setup::{ToolSetup, pool};
+use crate::setup::App;
 
-pub(crate) async fn run(args: ServeArgs, printer: &Printer) -> CliResult {
-    let setup = ToolSetup::load(&args.tools)?;
-    let pool = pool();
-    let catalogue = match setup.catalogue(&pool, printer).await {
+pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
+    let printer = &app.printer;
+    let config = app.tools(&args.tools)?;
+    let pool = app.pool();
+    let origin = args.tools.mcp_config.clone().unwrap_or_default();
+    let catalogue = match app.catalogue(&config, &origin, &pool).await {
         Ok(catalogue) => Arc::new(catalogue),
         Err(error) => {
             pool.shutdown().await;

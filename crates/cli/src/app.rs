@@ -1,0 +1,134 @@
+//! The CLI's entry: parse, set up (secrets, logs, printer), run the command on the right async
+//! runtime, exit with the right code.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{CommandFactory, Parser};
+use toolbridge::config::Secrets;
+use toolbridge_runtime::RuntimeSpec;
+
+use crate::args::{Command, Parsed};
+use crate::error::{CliError, CliResult};
+use crate::output::{Printer, colors, stdout_closed};
+use crate::setup::{App, SpecFactory};
+
+/// The `toolbridge` command line, with the runtimes it registers.
+#[derive(Default)]
+pub struct Cli {
+    runtimes: Vec<SpecFactory>,
+}
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli").field("runtimes", &self.runtimes.len()).finish()
+    }
+}
+
+impl Cli {
+    /// The CLI with the built-in runtimes (`agent_loop`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers one more runtime: `spec` makes its registry entry (it is called whenever a
+    /// command needs the registry).
+    #[must_use]
+    pub fn runtime_spec(mut self, spec: impl Fn() -> RuntimeSpec + Send + Sync + 'static) -> Self {
+        self.runtimes.push(Arc::new(spec));
+        self
+    }
+
+    /// Parses the process's arguments, runs the command, and returns the exit code: 0 ok,
+    /// 1 execution or tool failure, 2 usage or configuration error (a closed stdout is 0).
+    pub fn run(self) -> ExitCode {
+        let parsed = Parsed::parse();
+        let secrets = Secrets::from_env();
+        let color = colors(parsed.global.color);
+        crate::logging::init(parsed.global.verbose, parsed.global.quiet, color, &secrets);
+        let json = matches!(
+            &parsed.command,
+            Command::Tools { json: true, .. }
+                | Command::Call { json: true, .. }
+                | Command::Runtimes { json: true }
+                | Command::Run(crate::args::RunArgs { json: true, .. })
+        );
+        let printer = Printer::new(color, parsed.global.quiet, json, secrets.clone());
+        let app = App { printer: printer.clone(), secrets, db: parsed.global.db.clone(), runtimes: self.runtimes };
+        let runtime = match runtime_builder(&parsed.command).enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                printer.stderr(&format!("error: cannot start the async runtime: {error}"));
+                return ExitCode::from(1);
+            }
+        };
+        let outcome = runtime.block_on(dispatch(&app, parsed.command));
+        // Pools are shut down by the commands; anything left (a stuck server) must not keep the
+        // process alive.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        if stdout_closed() {
+            return ExitCode::SUCCESS;
+        }
+        match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                printer.stderr(&format!("{} {error}", printer.red("error:")));
+                error.exit_code()
+            }
+        }
+    }
+}
+
+/// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
+/// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
+/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`,
+/// which answers many clients at once, gets one worker per core. `TOOLBRIDGE_WORKER_THREADS`
+/// overrides both (`1`: current-thread, `N`: N workers).
+fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
+    let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
+    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_)) { 0 } else { 1 });
+    match threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        0 => tokio::runtime::Builder::new_multi_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
+    }
+}
+
+async fn dispatch(app: &App, command: Command) -> CliResult {
+    crate::signals::install();
+    // `run` and `serve` handle termination themselves (cancel and store; shut down cleanly);
+    // any other command just stops, its pool's process groups killed as it is dropped.
+    match command {
+        Command::Run(args) => return crate::commands::run::run(app, args).await,
+        Command::Serve(args) => return crate::commands::serve::run(app, args).await,
+        _ => {}
+    }
+    tokio::select! {
+        outcome = other(app, command) => outcome,
+        () = crate::signals::termination() => Err(CliError::failure("interrupted")),
+    }
+}
+
+async fn other(app: &App, command: Command) -> CliResult {
+    use crate::commands;
+    match command {
+        Command::Tools { tools, json } => commands::tools::run(app, &tools, json).await,
+        Command::Call { name, args, tools, timeout, json } => {
+            commands::call::run(app, &name, &args, &tools, timeout, json).await
+        }
+        Command::Agent(command) => commands::agent::run(app, command).await,
+        Command::Runtimes { json } => commands::runtimes::run(app, json),
+        Command::Executions(command) => commands::executions::run(app, command).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Parsed::command(), "toolbridge", &mut script);
+            app.printer.write(&String::from_utf8_lossy(&script));
+            Ok(())
+        }
+        Command::Run(_) | Command::Serve(_) => Err(CliError::failure("internal error: command dispatched twice")),
+    }
+}
