@@ -313,7 +313,9 @@ pub fn resolve_program(command: &OsStr, path_var: Option<OsString>) -> Option<Pa
 /// Directories a program needs besides the system set: the dir it was found in and the dir
 /// its symlinks resolve to, and for each of those in a `bin` dir, the prefix above it when
 /// that looks like an install prefix (a `lib` dir, or a venv's `pyvenv.cfg`): a node under
-/// nvm needs `<prefix>/lib/node_modules`, a venv python its `site-packages`.
+/// nvm needs `<prefix>/lib/node_modules`, a venv python its `site-packages`. A version
+/// manager's `shims` dir (pyenv, rbenv, asdf) brings in the manager's root, where the shim
+/// finds the real interpreter.
 ///
 /// `/` is never returned: a program in `/bin` does not open the whole filesystem.
 pub fn install_dirs(program: &Path) -> Vec<PathBuf> {
@@ -325,6 +327,13 @@ pub fn install_dirs(program: &Path) -> Vec<PathBuf> {
             continue;
         }
         push_unique(&mut dirs, dir.to_path_buf());
+        if dir.file_name() == Some(OsStr::new("shims"))
+            && let Some(root) = dir.parent()
+            && root.parent().is_some()
+        {
+            // A version manager's shim (pyenv, rbenv, asdf) runs the manager from its root.
+            push_unique(&mut dirs, root.to_path_buf());
+        }
         if dir.file_name() == Some(OsStr::new("bin"))
             && let Some(prefix) = dir.parent()
             && prefix.parent().is_some()
