@@ -244,7 +244,12 @@ impl ConfinedDir {
             && let Some(parent) = rel.parent()
             && !parent.as_os_str().is_empty()
         {
-            self.dir.create_dir_all(parent).map_err(err)?;
+            match self.dir.create_dir_all(parent) {
+                // Something other than a directory is in the way (e.g. a symlink): the
+                // open below reports what it is, with the right error.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                other => other.map_err(err)?,
+            }
         }
         let mut options = OpenOptions::new();
         options
