@@ -244,3 +244,14 @@ fn report_is_serialisable() {
         assert!(json.get(key).is_some(), "{key} missing in {json}");
     }
 }
+
+#[test]
+fn the_program_has_no_capabilities() {
+    let (command, _) = command(&SandboxPolicy::preset("grep", &[]), "grep", ["^Cap", "/proc/self/status"]);
+    let output = run(command);
+    let text = stdout(&output);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        let line = text.lines().find(|l| l.starts_with(set)).unwrap_or_else(|| panic!("{set} missing: {output:?}"));
+        assert!(line.ends_with("0000000000000000"), "{line}");
+    }
+}

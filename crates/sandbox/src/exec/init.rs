@@ -57,6 +57,13 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
         }
     }
 
+    if let Err(error) = drop_capabilities() {
+        if policy.required {
+            return Err(failure!("cannot drop capabilities: {error}"));
+        }
+        eprintln!("{}warning: cannot drop capabilities: {error}", crate::HELPER_MESSAGE_PREFIX);
+    }
+
     let mut command = Command::new(program);
     command.args(args);
     let Some(mut signals) = signals else {
@@ -69,6 +76,22 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
     drop(child);
     // Returning ends PID 1, and with it every process left in the namespace.
     supervise::wait_relaying(&mut signals, child_pid)
+}
+
+/// Leaves no capability to this process or anything it runs. Landlock does not cover what
+/// root's capabilities allow besides files (loading a kernel module, raw I/O, reading
+/// `/proc/kcore`, reconfiguring the host network without a network namespace). With the
+/// bounding set empty, even a program run as uid 0 gains no capability at `exec`.
+fn drop_capabilities() -> Result<(), caps::errors::CapsError> {
+    use caps::CapSet;
+    if caps::read(None, CapSet::Permitted)?.is_empty() && caps::read(None, CapSet::Bounding)?.is_empty() {
+        return Ok(());
+    }
+    // The bounding set first: dropping from it needs CAP_SETPCAP, still effective here.
+    for set in [CapSet::Bounding, CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+        caps::clear(None, set)?;
+    }
+    Ok(())
 }
 
 /// Our parent's pid as the host sees it. Read from the host's `/proc` (not yet replaced
