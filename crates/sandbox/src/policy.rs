@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// System paths every preset may read (and execute): loader, libraries, binaries, `/etc`
-/// and the harmless character devices. Missing ones are skipped by the helper.
+/// System paths every preset may read (and execute): loader, libraries, binaries and the
+/// harmless character devices. Missing ones are skipped by the helper. `/etc` is added
+/// entry by entry, less [`ETC_SECRETS`].
 pub const SYSTEM_READ: &[&str] = &[
     "/usr",
     "/lib",
@@ -23,12 +24,34 @@ pub const SYSTEM_READ: &[&str] = &[
     "/libx32",
     "/bin",
     "/sbin",
-    "/etc",
     "/dev/null",
     "/dev/zero",
     "/dev/random",
     "/dev/urandom",
 ];
+
+/// Entries of `/etc` a preset does not grant: credentials and private keys. They matter
+/// because the bridge commonly runs as root, and a root-owned file is readable by its owner
+/// even with every capability dropped.
+pub const ETC_SECRETS: &[&str] =
+    &["shadow", "shadow-", "gshadow", "gshadow-", "sudoers", "sudoers.d", "ssh", "ssl", "security", "credstore"];
+
+/// The readable part of `/etc`: each top-level entry except [`ETC_SECRETS`], or `/etc`
+/// whole when it cannot be listed.
+fn etc_entries() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir("/etc") else {
+        return vec![PathBuf::from("/etc")];
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|entry| !ETC_SECRETS.iter().any(|secret| entry.file_name() == *secret))
+        .map(|entry| entry.path())
+        .collect();
+    paths.sort();
+    // Certificates are public and needed for TLS; their private keys are not.
+    paths.extend(["/etc/ssl/certs", "/etc/ssl/openssl.cnf"].map(PathBuf::from).into_iter().filter(|p| p.exists()));
+    paths
+}
 
 /// System paths every preset may write: only the bit bucket.
 pub const SYSTEM_WRITE: &[&str] = &["/dev/null"];
@@ -71,12 +94,13 @@ impl Default for SandboxPolicy {
 }
 
 impl SandboxPolicy {
-    /// The baseline for running `command`: read [`SYSTEM_READ`] and the command's install
-    /// dirs (see [`install_dirs`]), write `writable_dirs`, [`SYSTEM_WRITE`] and a private
+    /// The baseline for running `command`: read [`SYSTEM_READ`], `/etc` less
+    /// [`ETC_SECRETS`] and the command's install dirs (see [`install_dirs`]), write `writable_dirs`, [`SYSTEM_WRITE`] and a private
     /// temp dir, no network. `command` is resolved through the current `PATH` when it has
     /// no `/`.
     pub fn preset(command: impl AsRef<OsStr>, writable_dirs: &[PathBuf]) -> Self {
         let mut read: Vec<PathBuf> = SYSTEM_READ.iter().map(PathBuf::from).collect();
+        read.extend(etc_entries());
         if let Some(program) = resolve_program(command.as_ref(), std::env::var_os("PATH")) {
             for dir in install_dirs(&program) {
                 push_unique(&mut read, dir);
@@ -385,6 +409,8 @@ mod tests {
         let policy = custom.policy_for("sh", &[PathBuf::from("/work")]).expect("enabled");
         assert!(policy.read.contains(&PathBuf::from("/opt/data")));
         assert!(policy.read.contains(&PathBuf::from("/usr")));
+        assert!(policy.read.contains(&PathBuf::from("/etc/passwd")));
+        assert!(!policy.read.iter().any(|p| p == Path::new("/etc") || p == Path::new("/etc/shadow")));
         assert!(policy.write.contains(&PathBuf::from("/work")));
         assert_eq!(policy.network, NetworkPolicy::Loopback);
         assert_eq!(SandboxSetting::Enabled(false).policy_for("sh", &[]), None);

@@ -219,3 +219,15 @@ except OSError:
     assert_eq!(results.get("own").map(String::as_str), Some("ping"), "{output:?}");
     assert_eq!(results.get("host").map(String::as_str), Some("unreachable"), "{output:?}");
 }
+
+#[test]
+fn preset_reads_etc_but_not_its_secrets() {
+    require!(probe().landlock_fs, "Landlock unavailable on this kernel");
+    require!(Path::new("/etc/shadow").exists(), "no /etc/shadow on this host");
+    let script = "for f in /etc/passwd /etc/shadow; do if head -c1 $f >/dev/null 2>&1; then echo $f=ok; else echo $f=denied; fi; done";
+    let (command, _) = command(&SandboxPolicy::preset("sh", &[]), "sh", ["-c", script]);
+    let output = run(command);
+    let results = parse(&stdout(&output));
+    assert_eq!(results.get("/etc/passwd").map(String::as_str), Some("ok"), "{output:?}");
+    assert_eq!(results.get("/etc/shadow").map(String::as_str), Some("denied"), "{output:?}");
+}
