@@ -16,20 +16,40 @@
 //!
 //! # Example
 //!
+//! A host binary that is its own helper: `run_if_helper` first thing in `main`, then
+//! [`Helper::CurrentExe`].
+//!
 //! ```no_run
 //! use std::path::PathBuf;
 //! use toolbridge_sandbox::{Helper, SandboxPolicy, child_env, sandboxed_command};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let work = PathBuf::from("/srv/work");
-//! let policy = SandboxPolicy::preset("python3", &[work.clone()]);
-//! let helper = Helper::Binary(PathBuf::from("/usr/libexec/toolbridge-sandbox-exec"));
-//! let env = child_env(&[], false);
-//! let (mut command, report) =
-//!     sandboxed_command(&policy, &helper, "python3", ["-c", "print(1)"], &env, Some(&work))?;
-//! println!("{}", serde_json::to_string(&report)?);
-//! let status = command.status()?;
-//! # let _ = status;
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     toolbridge_sandbox::run_if_helper();
+//!
+//!     let work = PathBuf::from("/srv/work");
+//!     let policy = SandboxPolicy::preset("python3", &[work.clone()]);
+//!     let env = child_env(&[], false);
+//!     let (mut command, report) =
+//!         sandboxed_command(&policy, &Helper::CurrentExe, "python3", ["-c", "print(1)"], &env, Some(&work))?;
+//!     println!("{}", serde_json::to_string(&report)?);
+//!     let status = command.status()?;
+//!     assert!(status.success());
+//!     Ok(())
+//! }
+//! ```
+//!
+//! And the file_system skill's I/O:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), toolbridge_sandbox::ConfinedError> {
+//! use std::time::Duration;
+//! use toolbridge_sandbox::ConfinedDir;
+//! use toolbridge_sandbox::confined::WriteOptions;
+//!
+//! let dir = ConfinedDir::open("/srv/work")?;
+//! dir.write("notes/today.md", "hello", WriteOptions::default()).await?;
+//! let read = dir.read("notes/today.md", 64 * 1024, Duration::from_secs(5)).await?;
+//! assert_eq!(read.bytes, b"hello");
 //! # Ok(())
 //! # }
 //! ```

@@ -130,6 +130,7 @@ fn args(setup: &Setup, script: &str, flag: &str) -> Vec<String> {
 fn python_is_confined_to_its_lists_and_has_no_network() {
     require!(probe().landlock_fs, "Landlock unavailable on this kernel");
     require!(has_program("python3"), "python3 not installed");
+    require!(probe().net_namespace || probe().landlock_net, "neither network namespaces nor Landlock ABI >= 4");
     let setup = setup();
 
     // Control: with network "any" the same script reaches the listener, so a "denied"
@@ -150,6 +151,7 @@ fn python_is_confined_to_its_lists_and_has_no_network() {
 fn node_is_confined_to_its_lists_and_has_no_network() {
     require!(probe().landlock_fs, "Landlock unavailable on this kernel");
     require!(has_program("node"), "node not installed");
+    require!(probe().net_namespace || probe().landlock_net, "neither network namespaces nor Landlock ABI >= 4");
     let setup = setup();
     let (confined, _) = command(&policy(&setup, "node", NetworkPolicy::None), "node", args(&setup, NODE_CHECKS, "-e"));
     assert_confined(&setup, &run(confined));
@@ -159,6 +161,7 @@ fn node_is_confined_to_its_lists_and_has_no_network() {
 fn confinement_holds_without_namespaces_through_landlock_alone() {
     require!(probe().landlock_fs && probe().landlock_net, "Landlock ABI < 4 on this kernel");
     require!(has_program("python3"), "python3 not installed");
+    require!(probe().net_namespace || probe().landlock_net, "neither network namespaces nor Landlock ABI >= 4");
     let setup = setup();
     let mut policy = policy(&setup, "python3", NetworkPolicy::None);
     policy.disable = vec![toolbridge_sandbox::Mechanism::NetNamespace, toolbridge_sandbox::Mechanism::PidNamespace];
