@@ -92,8 +92,13 @@ impl SandboxReport {
             not_enforced.push("signal and abstract-socket scoping not enforced: Landlock ABI < 6".to_owned());
         }
         if landlock_fs && !caps.landlock_unix_sockets {
-            not_enforced
-                .push("connecting to existing UNIX sockets by path is not restricted on Landlock ABI < 9".to_owned());
+            not_enforced.push(if pid_namespace && caps.mount_namespace {
+                "connecting to pathname UNIX sockets is not restricted (Landlock ABI < 9); /run is hidden by a private mount, sockets elsewhere (e.g. /tmp) are reachable"
+                    .to_owned()
+            } else {
+                "connecting to pathname UNIX sockets (e.g. /run/docker.sock) is not restricted: Landlock ABI < 9 and no mount namespace"
+                    .to_owned()
+            });
         }
         Self {
             landlock_fs,

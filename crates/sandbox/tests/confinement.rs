@@ -234,3 +234,22 @@ fn preset_reads_etc_but_not_its_secrets() {
     assert_eq!(results.get("/etc/passwd").map(String::as_str), Some("ok"), "{output:?}");
     assert_eq!(results.get("/etc/shadow").map(String::as_str), Some("denied"), "{output:?}");
 }
+
+#[test]
+fn sockets_under_run_are_out_of_reach() {
+    require!(probe().pid_namespace && probe().mount_namespace, "no private mounts without PID and mount namespaces");
+    require!(Path::new("/run").is_dir(), "no /run on this host");
+    require!(has_program("python3"), "python3 not installed");
+    let dir = tempfile::Builder::new().prefix("toolbridge-sandbox-test-").tempdir_in("/run").expect("dir in /run");
+    let path = dir.path().join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind a socket in /run");
+    let script = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1]); print('connect=ok')\nexcept OSError:\n    print('connect=denied')";
+    let connect = |policy: &SandboxPolicy| {
+        let (command, _) = command(policy, "python3", ["-c", script, &path.display().to_string()]);
+        parse(&stdout(&run(command))).get("connect").cloned()
+    };
+    let mut control = SandboxPolicy::preset("python3", &[]);
+    control.read.push(dir.path().to_path_buf());
+    assert_eq!(connect(&control).as_deref(), Some("ok"), "control: granted, the socket is reachable");
+    assert_eq!(connect(&SandboxPolicy::preset("python3", &[])).as_deref(), Some("denied"));
+}

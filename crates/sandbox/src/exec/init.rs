@@ -36,6 +36,9 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
         .is_ok();
 
     let policy = &plan.policy;
+    if proc_mounted {
+        hide_run(policy);
+    }
     if !policy.is_disabled(Mechanism::LandlockFs) {
         let mut read = policy.read.clone();
         if proc_mounted {
@@ -76,6 +79,22 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
     drop(child);
     // Returning ends PID 1, and with it every process left in the namespace.
     supervise::wait_relaying(&mut signals, child_pid)
+}
+
+/// Covers `/run` with an empty tmpfs in our mount namespace, unless the policy grants a
+/// path in it. Landlock before ABI 9 does not govern connecting to a pathname UNIX socket,
+/// and `/run` is where the dangerous ones live (`docker.sock`, containerd, D-Bus, systemd).
+/// Nothing is lost: the preset does not grant `/run`, so Landlock denies reading it anyway.
+fn hide_run(policy: &crate::SandboxPolicy) {
+    let run = std::path::Path::new("/run");
+    let granted = policy.read.iter().chain(&policy.write).any(|path| path.starts_with(run) || run.starts_with(path));
+    if granted || !run.is_dir() {
+        return;
+    }
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if let Err(error) = mount(Some("tmpfs"), run, Some("tmpfs"), flags, Some("mode=755,size=64k")) {
+        eprintln!("{}warning: cannot hide /run: {error}", crate::HELPER_MESSAGE_PREFIX);
+    }
 }
 
 /// Leaves no capability to this process or anything it runs. Landlock does not cover what
