@@ -165,7 +165,15 @@ async fn reads_are_time_bounded() {
     assert!(matches!(result, Err(ConfinedError::TimedOut { .. })), "{result:?}");
 }
 
-/// Swaps `path` between a regular file and a symlink to `target` until told to stop.
+/// Removes whatever is at `path`: a file, a symlink (not what it points to) or a directory.
+fn clear(path: &Path) {
+    if std::fs::remove_file(path).is_err() {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
+/// Swaps `path` between a regular entry (made by `make_regular`) and a symlink to `target`
+/// until told to stop; returns how many times the symlink was in place.
 fn swapper(
     path: PathBuf,
     target: PathBuf,
@@ -176,13 +184,19 @@ fn swapper(
         let mut swaps = 0;
         let staging = path.with_extension("staging");
         while !stop.load(Ordering::Relaxed) {
-            let _ = std::fs::remove_file(&staging);
-            let _ = std::fs::remove_dir_all(&staging);
-            if symlink(&target, &staging).is_ok() && std::fs::rename(&staging, &path).is_ok() {
-                swaps += 1;
-            }
-            let _ = std::fs::remove_file(&path);
+            clear(&staging);
             make_regular(&path);
+            if symlink(&target, &staging).is_ok() {
+                // A symlink cannot be renamed over a directory: clear it first.
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                    clear(&path);
+                }
+                if std::fs::rename(&staging, &path).is_ok() {
+                    swaps += 1;
+                }
+            }
+            std::thread::yield_now();
+            clear(&path);
         }
         swaps
     })
@@ -205,7 +219,11 @@ async fn concurrent_symlink_swaps_never_write_outside() {
     std::fs::write(&f.outside_file, "ORIGINAL").expect("restore the outside file");
 
     let mut written = 0;
-    for _ in 0..1000 {
+    // At least 1000 writes, and more (bounded) until some have landed between swaps.
+    for attempt in 0..20_000 {
+        if attempt >= 1000 && written > 0 {
+            break;
+        }
         if dir.write("target", "PWNED", write_opts()).await.is_ok() {
             written += 1;
         }
@@ -213,7 +231,7 @@ async fn concurrent_symlink_swaps_never_write_outside() {
     stop.store(true, Ordering::Relaxed);
     let swaps = swaps.join().expect("swapper");
     eprintln!("{written} writes landed, {swaps} swaps");
-    assert!(swaps > 0 && written > 0, "the race never happened");
+    assert!(swaps > 0 && written > 0, "the race never happened: {written} writes landed, {swaps} swaps");
     f.assert_outside_untouched();
 }
 
@@ -225,6 +243,14 @@ async fn concurrent_directory_swaps_never_write_outside() {
     let swaps = swapper(f.base.join("d"), f.outside.clone(), Arc::clone(&stop), |p| {
         let _ = std::fs::create_dir(p);
     });
+    // Control: a plain path-based write through `d/` reaches the outside dir at times.
+    let escaped = (0..100_000).any(|_| {
+        let _ = std::fs::write(f.base.join("d/x"), "PWNED");
+        std::fs::read_to_string(&f.outside_file).is_ok_and(|content| content != "ORIGINAL")
+    });
+    assert!(escaped, "control: a naive write never went through the swapped-in directory symlink");
+    std::fs::write(&f.outside_file, "ORIGINAL").expect("restore the outside file");
+
     for _ in 0..1000 {
         let _ = dir.write("d/x", "PWNED", WriteOptions { create_dirs: false, ..write_opts() }).await;
         let _ = dir.write("d/new", "PWNED", WriteOptions { create_dirs: true, ..write_opts() }).await;
