@@ -8,8 +8,8 @@
 //! | [`policy`] | [`SandboxPolicy`] (read/write paths, [`NetworkPolicy`], `required`), its preset, and the configuration form [`SandboxSetting`] (`sandbox: true \| false \| {...}`) |
 //! | [`command`] | [`sandboxed_command`]: a `Command` running the program through the helper, plus a [`SandboxReport`] of what is enforced |
 //! | [`exec`] | the helper: [`exec_main`] and [`run_if_helper`] (Landlock, network/PID/mount namespaces, signal relay, reaping) |
-//! | [`probe`] | [`probe()`]: what this kernel offers, cached |
-//! | [`env`] | [`child_env`]: the allow-listed environment for any child process |
+//! | [`probe`](mod@probe) | [`probe()`]: what this kernel offers, cached |
+//! | [`env`](mod@env) | [`child_env`]: the allow-listed environment for any child process |
 //! | [`confined`] | [`ConfinedDir`]: file I/O that cannot leave a base directory (openat2 `RESOLVE_BENEATH`) |
 //!
 //! The crate's README states exactly what each mechanism guarantees and where it stops.

@@ -1,7 +1,7 @@
 //! What a launch will enforce, decided before anything is spawned.
 //!
 //! The parent and the helper reach the same decisions from the same inputs (the policy and
-//! [`probe`](crate::probe)), so the report the parent shows is what the helper applies;
+//! [`probe`](crate::probe())), so the report the parent shows is what the helper applies;
 //! the helper re-checks and, for a `required` policy, refuses to run if the kernel
 //! disagrees at launch time.
 
