@@ -24,6 +24,7 @@
 mod error;
 mod mcp;
 mod policy;
+pub mod sandbox;
 mod secrets;
 mod server;
 mod skill;

@@ -60,7 +60,6 @@ pub mod confined;
 pub mod env;
 mod error;
 pub mod exec;
-pub mod policy;
 pub mod probe;
 pub mod report;
 
@@ -69,6 +68,8 @@ pub use confined::{ConfinedDir, ConfinedError, Entry, EntryKind, ReadOutcome, Se
 pub use env::{ENV_ALLOW_LIST, child_env};
 pub use error::SandboxError;
 pub use exec::{exec_main, run_if_helper};
-pub use policy::{Endpoint, Mechanism, NetworkPolicy, SandboxPolicy, SandboxSetting};
+/// The sandbox as configured (types in `toolbridge-config`, where every configuration is).
+pub use toolbridge_config::sandbox as policy;
+pub use toolbridge_config::sandbox::{Endpoint, Mechanism, NetworkPolicy, SandboxPolicy, SandboxSetting};
 pub use probe::{HostCapabilities, probe};
 pub use report::SandboxReport;

@@ -310,7 +310,8 @@ impl Mechanism {
         }
     }
 
-    pub(crate) fn list(mechanisms: &[Mechanism]) -> String {
+    /// The names, comma-separated.
+    pub fn list(mechanisms: &[Mechanism]) -> String {
         mechanisms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
     }
 }
