@@ -78,6 +78,10 @@ pub struct SandboxPolicy {
     /// Mechanisms to treat as unavailable on this host: for testing the fallbacks, or to
     /// work around a host where one misbehaves. With `required`, the launch then fails.
     pub disable: Vec<Mechanism>,
+    /// Confine the process (filesystem, network, capabilities). `false` only *contains* it:
+    /// its whole process tree still ends with it (PID namespace, or the sweep), but it may
+    /// touch what its user may. See [`SandboxPolicy::containment`].
+    pub confine: bool,
 }
 
 impl Default for SandboxPolicy {
@@ -89,6 +93,7 @@ impl Default for SandboxPolicy {
             required: false,
             private_tmp: true,
             disable: Vec::new(),
+            confine: true,
         }
     }
 }
@@ -111,6 +116,12 @@ impl SandboxPolicy {
             push_unique(&mut write, dir.clone());
         }
         Self { read, write, ..Self::default() }
+    }
+
+    /// No confinement, only containment: for what runs unsandboxed, so that nothing it
+    /// starts (`setsid`, a daemon) outlives it.
+    pub fn containment() -> Self {
+        Self { network: NetworkPolicy::Any, private_tmp: false, confine: false, ..Self::default() }
     }
 
     /// This policy with `extra`'s paths added and `extra`'s other settings taking over:

@@ -36,7 +36,27 @@ pub enum Helper {
     CurrentExe,
 }
 
+/// The helper binary's file name.
+pub const HELPER_BINARY: &str = "toolbridge-sandbox-exec";
+
 impl Helper {
+    /// A [`HELPER_BINARY`] next to the running executable, or one directory up (test
+    /// executables live in `target/<profile>/deps/`), or on `PATH`.
+    pub fn discover() -> Option<Self> {
+        let exe = std::env::current_exe().ok()?;
+        let dir = exe.parent()?;
+        let nearby = [dir.join(HELPER_BINARY), dir.parent()?.join(HELPER_BINARY)];
+        nearby
+            .into_iter()
+            .find(|path| path.is_file())
+            .or_else(|| {
+                std::env::split_paths(&std::env::var_os("PATH")?)
+                    .map(|dir| dir.join(HELPER_BINARY))
+                    .find(|path| path.is_file())
+            })
+            .map(Self::Binary)
+    }
+
     fn command(&self) -> Command {
         match self {
             Self::Binary(path) => Command::new(path),

@@ -63,7 +63,7 @@ pub mod exec;
 pub mod probe;
 pub mod report;
 
-pub use command::{HELPER_FAILURE_EXIT_CODE, HELPER_MAGIC, HELPER_MESSAGE_PREFIX, Helper, sandboxed_command};
+pub use command::{HELPER_BINARY, HELPER_FAILURE_EXIT_CODE, HELPER_MAGIC, HELPER_MESSAGE_PREFIX, Helper, sandboxed_command};
 pub use confined::{ConfinedDir, ConfinedError, Entry, EntryKind, ReadOutcome, SearchPattern};
 pub use env::{ENV_ALLOW_LIST, child_env};
 pub use error::SandboxError;

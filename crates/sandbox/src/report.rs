@@ -15,6 +15,9 @@ use crate::probe::HostCapabilities;
 /// Serialisable for `toolbridge tools --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxReport {
+    /// The process is confined (filesystem, network, capabilities); `false` when it is only
+    /// contained ([`SandboxPolicy::containment`]).
+    pub confined: bool,
     /// Filesystem access is limited to the policy's paths (Landlock).
     pub landlock_fs: bool,
     /// TCP bind/connect are limited (Landlock ≥ 4). False when the policy does not ask.
@@ -37,6 +40,27 @@ impl SandboxReport {
     /// What launching under `policy` enforces on a host with `caps`.
     pub fn plan(policy: &SandboxPolicy, caps: &HostCapabilities) -> Self {
         let usable = |mechanism, available: bool| available && !policy.is_disabled(mechanism);
+        if !policy.confine {
+            let pid_namespace = usable(Mechanism::PidNamespace, caps.pid_namespace);
+            let mut not_enforced =
+                vec!["not sandboxed: the process reads, writes and connects as its user (no `sandbox` configured)".to_owned()];
+            if !pid_namespace {
+                not_enforced.push(
+                    "no PID namespace: descendants are swept when the program exits, but survive a SIGKILL of the helper"
+                        .to_owned(),
+                );
+            }
+            return Self {
+                confined: false,
+                landlock_fs: false,
+                landlock_net: false,
+                net_namespace: false,
+                pid_namespace,
+                subreaper_fallback: !pid_namespace,
+                missing: if pid_namespace { Vec::new() } else { vec![Mechanism::PidNamespace] },
+                not_enforced,
+            };
+        }
         let wants_netns = matches!(policy.network, NetworkPolicy::None | NetworkPolicy::Loopback);
         let wants_landlock_net = matches!(policy.network, NetworkPolicy::None | NetworkPolicy::Connect(_));
 
@@ -101,6 +125,7 @@ impl SandboxReport {
             });
         }
         Self {
+            confined: true,
             landlock_fs,
             landlock_net,
             net_namespace,

@@ -256,3 +256,20 @@ fn the_program_has_no_capabilities() {
         assert!(line.ends_with("0000000000000000"), "{line}");
     }
 }
+
+/// Containment without confinement (what unsandboxed servers and skills run under): the
+/// process may read outside anything a preset grants, but nothing it starts outlives it.
+#[test]
+fn containment_keeps_the_tree_without_confining() {
+    let policy = SandboxPolicy::containment();
+    let (_, report) = command(&policy, "true", [""; 0]);
+    assert!(!report.confined && !report.landlock_fs && !report.net_namespace, "{report:?}");
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(outside.path().join("note"), "readable").expect("write");
+    let (command_, _) = command(&policy, "cat", [outside.path().join("note")]);
+    assert_eq!(stdout(&run(command_)), "readable", "not confined");
+    if probe().pid_namespace {
+        assert_no_survivor(&policy);
+    }
+    assert_no_survivor(&fallback(policy));
+}

@@ -23,7 +23,9 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
         return Err(failure!("the sandbox launcher died during start-up"));
     }
 
-    let proc_mounted = plan.pid_namespace
+    let policy = &plan.policy;
+    let proc_mounted = policy.confine
+        && plan.pid_namespace
         && plan.mount_namespace
         && nix::unistd::getpid() == Pid::from_raw(1)
         && mount(
@@ -35,11 +37,10 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
         )
         .is_ok();
 
-    let policy = &plan.policy;
     if proc_mounted {
         hide_run(policy);
     }
-    if !policy.is_disabled(Mechanism::LandlockFs) {
+    if policy.confine && !policy.is_disabled(Mechanism::LandlockFs) {
         let mut read = policy.read.clone();
         if proc_mounted {
             // Only the sandbox's own processes are visible in this /proc.
@@ -60,7 +61,7 @@ pub(super) fn run(plan: &InitPlan, program: &OsStr, args: &[OsString]) -> Result
         }
     }
 
-    if let Err(error) = drop_capabilities() {
+    if let Err(error) = if policy.confine { drop_capabilities() } else { Ok(()) } {
         if policy.required {
             return Err(failure!("cannot drop capabilities: {error}"));
         }

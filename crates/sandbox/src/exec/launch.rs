@@ -22,7 +22,8 @@ struct Entered {
 }
 
 pub(super) fn run(policy: SandboxPolicy, program: &OsStr, args: &[OsString]) -> Result<u8, Failure> {
-    let wants_net = matches!(policy.network, NetworkPolicy::None | NetworkPolicy::Loopback)
+    let wants_net = policy.confine
+        && matches!(policy.network, NetworkPolicy::None | NetworkPolicy::Loopback)
         && !policy.is_disabled(Mechanism::NetNamespace);
     let wants_pid = !policy.is_disabled(Mechanism::PidNamespace);
     let entered = enter_namespaces(wants_net, wants_pid);
