@@ -62,3 +62,4 @@ pub use source::{CallContext, JsonObject, SourceError, ToolDescriptor, ToolOutpu
 /// The typed tool configuration (`toolbridge-config`).
 pub use toolbridge_config as config;
 pub use toolbridge_runtime::{CallLog, ToolCallRecord, ToolErrorType, ToolSourceKind};
+pub use toolbridge_sandbox::{Helper as SandboxHelper, SandboxReport};

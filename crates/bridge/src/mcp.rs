@@ -72,6 +72,10 @@ impl ToolSource for McpSource {
         Ok(tools.iter().filter(|tool| self.offered(&tool.name)).cloned().collect())
     }
 
+    fn sandbox(&self) -> Option<toolbridge_sandbox::SandboxReport> {
+        self.handle.get().and_then(ServerHandle::sandbox)
+    }
+
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         if !self.offered(tool) {
             return Err(ToolError::denied(format!(

@@ -9,9 +9,14 @@
 //! sent at once, under the same lock that marks the leader reaped, so it too can never reach a
 //! recycled group. Everyone but the owner holds at most a [`Killer`].
 //!
+//! Every child is launched by a [`Launcher`]: through the sandbox helper when one is
+//! available — confined by the configured sandbox, or only *contained* (its whole tree ends
+//! with it, `setsid` or not) when none is configured — with an allow-listed environment.
+//!
 //! [`run`] is how a skill runs a command: output read with a cap on what is kept (the rest
 //! counted), under a time limit and cancellation.
 
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -24,8 +29,83 @@ use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ToolError;
+use toolbridge_config::sandbox::SandboxPolicy;
+use toolbridge_sandbox::{Helper, SandboxError, SandboxReport, sandboxed_command};
+
+use crate::error::{Boundary, ToolError};
 use crate::source::ToolOutput;
+
+/// How children are started: through the sandbox helper when there is one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Launcher {
+    helper: Option<Helper>,
+}
+
+/// Why a child could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LaunchError {
+    /// The sandbox is configured but cannot be applied.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// A sandbox is configured and no helper is available to apply it.
+    #[error(
+        "a sandbox is configured but the sandbox helper ({}) was not found next to this program or on PATH",
+        toolbridge_sandbox::HELPER_BINARY
+    )]
+    NoHelper,
+}
+
+impl LaunchError {
+    /// As a tool call's error.
+    pub(crate) fn into_tool_error(self) -> ToolError {
+        ToolError::Confined { boundary: Boundary::Sandbox, reason: self.to_string() }
+    }
+}
+
+impl Launcher {
+    /// A launcher using `helper`, or the helper found next to this program (see
+    /// [`Helper::discover`]).
+    pub(crate) fn new(helper: Option<Helper>) -> Self {
+        Self { helper: helper.or_else(Helper::discover) }
+    }
+
+    /// A command for `program args` with exactly `env` as its environment: confined by
+    /// `policy`, or only contained when `policy` is `None`; and what the sandbox enforces.
+    /// Without a helper an unsandboxed command runs directly (its process group is still
+    /// killed as a whole).
+    pub(crate) fn command(
+        &self,
+        program: &OsStr,
+        args: &[impl AsRef<OsStr>],
+        env: &[(OsString, OsString)],
+        cwd: Option<&Path>,
+        policy: Option<&SandboxPolicy>,
+    ) -> Result<(tokio::process::Command, Option<SandboxReport>), LaunchError> {
+        match (&self.helper, policy) {
+            (Some(helper), policy) => {
+                let policy = policy.cloned().unwrap_or_else(SandboxPolicy::containment);
+                let (command, report) = sandboxed_command(&policy, helper, program, args, env, cwd)?;
+                Ok((tokio::process::Command::from(command), Some(report)))
+            }
+            (None, Some(_)) => Err(LaunchError::NoHelper),
+            (None, None) => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(args).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+                if let Some(cwd) = cwd {
+                    command.current_dir(cwd);
+                }
+                Ok((command, None))
+            }
+        }
+    }
+
+    /// What launching under `policy` would enforce (for listings).
+    pub(crate) fn plan(&self, policy: Option<&SandboxPolicy>) -> Option<SandboxReport> {
+        self.helper.as_ref()?;
+        let policy = policy.cloned().unwrap_or_else(SandboxPolicy::containment);
+        Some(SandboxReport::plan(&policy, &toolbridge_sandbox::probe()))
+    }
+}
 
 /// A child process (and its process group). Dropping it kills the group.
 #[derive(Debug)]
@@ -208,28 +288,32 @@ async fn read_capped(reader: Option<impl AsyncRead + Unpin>, cap: usize, into: &
     }
 }
 
-/// Runs `program args…` in `cwd` with `env` (the whole environment replaced), stdin closed.
-/// stdout and stderr come back together (at most `max_output_bytes` of them kept, the true
-/// size in `original_bytes`), with the exit status as a trailer that survives any cap. A
-/// non-zero exit is an error output the model sees. Whatever happens, nothing of the
-/// command's process group outlives the call.
+/// What a skill's command runs with.
+#[derive(Debug, Clone)]
+pub(crate) struct Run<'a> {
+    pub(crate) launcher: &'a Launcher,
+    pub(crate) policy: Option<&'a SandboxPolicy>,
+    pub(crate) cwd: &'a Path,
+    pub(crate) env: &'a [(OsString, OsString)],
+    pub(crate) limits: Limits,
+}
+
+/// Runs `program args…` (stdin closed) as `how` says. stdout and stderr come back together
+/// (at most `max_output_bytes` of them kept, the true size in `original_bytes`), with the exit
+/// status as a trailer that survives any cap. A non-zero exit is an error output the model
+/// sees. Whatever happens, nothing the command started outlives the call.
 pub(crate) async fn run(
     program: &str,
     args: &[&str],
-    cwd: &Path,
-    env: &[(String, String)],
-    limits: Limits,
+    how: &Run<'_>,
     cancel: &CancellationToken,
 ) -> Result<ToolOutput, ToolError> {
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let limits = how.limits;
+    let (mut command, _) = how
+        .launcher
+        .command(OsStr::new(program), args, how.env, Some(how.cwd), how.policy)
+        .map_err(LaunchError::into_tool_error)?;
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let (child, pipes) =
         ChildProcess::spawn(command).map_err(|e| ToolError::failed_with(format!("cannot start {program}"), e))?;
     let cap = limits.max_output_bytes;
@@ -270,6 +354,12 @@ pub(crate) async fn run(
         total += MARKER.len() + err.total;
     }
     let code = status.and_then(|s| s.code());
+    if code == Some(i32::from(toolbridge_sandbox::HELPER_FAILURE_EXIT_CODE))
+        && let Some(line) = text.lines().find(|l| l.starts_with(toolbridge_sandbox::HELPER_MESSAGE_PREFIX))
+    {
+        // The sandbox could not be set up: the command never ran.
+        return Err(ToolError::Confined { boundary: Boundary::Sandbox, reason: line.to_owned() });
+    }
     let mut trailer = match code {
         Some(code) => format!("exit code {code}"),
         None => "killed by a signal".to_owned(),

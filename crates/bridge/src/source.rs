@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use toolbridge_runtime::ToolSourceKind;
 
 use crate::error::ToolError;
+use toolbridge_sandbox::SandboxReport;
 
 /// A JSON object (a tool's input schema).
 pub type JsonObject = Map<String, Value>;
@@ -99,6 +100,10 @@ pub trait ToolSource: Send + Sync + fmt::Debug {
     /// Runs one call by original tool name. The arguments were validated against the tool's
     /// schema already.
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError>;
+    /// What confines the processes this source runs, if it runs any.
+    fn sandbox(&self) -> Option<SandboxReport> {
+        None
+    }
 }
 
 type Handler = Arc<dyn Fn(Value, CallContext) -> BoxFuture<'static, Result<ToolOutput, ToolError>> + Send + Sync>;
@@ -126,6 +131,7 @@ pub struct ToolTable {
     name: String,
     kind: ToolSourceKind,
     tools: Vec<TableTool>,
+    sandbox: Option<SandboxReport>,
 }
 
 impl fmt::Debug for ToolTable {
@@ -166,7 +172,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 impl ToolTable {
     /// An empty table of custom tools with the given name (the catalogue prefix).
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), kind: ToolSourceKind::Custom, tools: Vec::new() }
+        Self { name: name.into(), kind: ToolSourceKind::Custom, tools: Vec::new(), sandbox: None }
     }
 
     /// An empty table for a built-in skill.
@@ -228,6 +234,23 @@ impl ToolTable {
         self
     }
 
+    /// Says what confines the commands these tools run.
+    #[must_use]
+    pub(crate) fn sandboxed(mut self, report: Option<SandboxReport>) -> Self {
+        self.sandbox = report;
+        self
+    }
+
+    /// Replaces a tool's input schema (one a parameter type cannot describe, e.g. an `enum`
+    /// known only from configuration).
+    #[must_use]
+    pub(crate) fn with_schema(mut self, tool: &str, schema: JsonObject) -> Self {
+        if let Some(entry) = self.tools.iter_mut().find(|t| t.descriptor.name == tool) {
+            entry.descriptor.input_schema = Arc::new(schema);
+        }
+        self
+    }
+
     /// The tools' names.
     pub fn tool_names(&self) -> impl Iterator<Item = &str> {
         self.tools.iter().map(|t| t.descriptor.name.as_str())
@@ -246,6 +269,10 @@ impl ToolSource for ToolTable {
 
     async fn list_tools(&self) -> Result<Vec<ToolDescriptor>, SourceError> {
         Ok(self.tools.iter().map(|t| t.descriptor.clone()).collect())
+    }
+
+    fn sandbox(&self) -> Option<SandboxReport> {
+        self.sandbox.clone()
     }
 
     /// Runs the handler under the call's time limit and cancellation; a panic in it is a

@@ -115,28 +115,79 @@ async fn shell_blocks_smuggled_commands() {
     let out = call(&shell, "run_command", json!({"command": "cat x"})).await.ok();
     assert!(out.output.starts_with("keep me") && out.success, "{}", out.output);
     let allowed = skill("shell", json!({"base_dir": base.path(), "allowed_commands": ["ls", "echo"]})).await;
-    assert!(call(&allowed, "run_command", json!({"command": "echo hi | ls"})).await.ok().success);
-    assert_eq!(call(&allowed, "run_command", json!({"command": "echo hi | cat"})).await.err(), "policy_denied");
-    let failed = call(&allowed, "run_command", json!({"command": "ls /no/such/dir"})).await.ok();
+    let out = call(&allowed, "run_command", json!({"program": "echo", "args": ["hi", "|", "ls"]})).await.ok();
+    assert_eq!(out.output, "hi | ls\nexit code 0", "an argv, not a shell line");
+    assert_eq!(
+        call(&allowed, "run_command", json!({"program": "cat", "args": ["x"]})).await.err(),
+        "invalid_arguments"
+    );
+    let failed = call(&allowed, "run_command", json!({"program": "ls", "args": ["/no/such/dir"]})).await.ok();
     assert!(!failed.success && failed.output.contains("exit code"), "{}", failed.output);
+}
+
+/// The attack on the release build: with `allowed_commands`, a leading redirect passed as
+/// the allowed command and the shell ran the next word. There is no shell any more.
+#[tokio::test]
+async fn allowed_commands_cannot_be_smuggled_past() {
+    let base = tempfile::tempdir().unwrap();
+    let victim = base.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let shell = skill("shell", json!({"base_dir": base.path(), "allowed_commands": ["ls", "cat", "echo"]})).await;
+    for program in ["</bin/ls rm victim", "</bin/ls sh -c \"id\"", "rm", "sh", "/bin/ls"] {
+        let outcome = call(&shell, "run_command", json!({"program": program, "args": ["victim"]})).await.err();
+        assert_eq!(outcome, "invalid_arguments", "{program:?} was not refused");
+    }
+    // What was a write outside base_dir through an allowed echo is only an argument now.
+    let out = call(&shell, "run_command", json!({"program": "echo", "args": ["x", ">", "/tmp/owned"]})).await.ok();
+    assert_eq!(out.output, "x > /tmp/owned\nexit code 0");
+    assert!(!std::path::Path::new("/tmp/owned").exists());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    // A shell line is not even the tool's shape.
+    let outcome = call(&shell, "run_command", json!({"command": "</bin/ls rm victim"})).await.err();
+    assert_eq!(outcome, "invalid_arguments");
+    assert!(victim.exists());
 }
 
 #[tokio::test]
 async fn shell_timeout_kills_the_whole_group() {
     let base = tempfile::tempdir().unwrap();
     let shell = skill("shell", json!({"base_dir": base.path(), "timeout": 0.5})).await;
-    let marker = base.path().join("pids");
-    let command = format!("sleep 100 & echo $! > {}; sleep 100", marker.display());
+    // A background child and a `setsid` one, each marked by a unique sleep length.
+    let (background, detached) = (unique_seconds(), unique_seconds());
+    let command = format!("sleep {background} & setsid sleep {detached} & sleep 100");
     let started = Instant::now();
     let error = call(&shell, "run_command", json!({"command": command})).await.err();
     assert_eq!(error, "timeout");
     assert!(started.elapsed() < Duration::from_secs(3));
-    let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok() && !is_zombie(pid) {
-        assert!(Instant::now() < deadline, "background child {pid} survived the timeout");
-        std::thread::sleep(Duration::from_millis(20));
+    for marker in [background, detached] {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !processes_with_arg(&marker).is_empty() {
+            assert!(Instant::now() < deadline, "a child (sleep {marker}) survived the timeout");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+}
+
+/// A sleep length no other process uses.
+fn unique_seconds() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}.{:03}{n}", 1000 + std::process::id() % 1000, n)
+}
+
+/// Live processes whose command line has `arg`.
+fn processes_with_arg(arg: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| !is_zombie(*pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| line.split(|b| *b == 0).any(|part| part == arg.as_bytes()))
+        })
+        .collect()
 }
 
 fn is_zombie(pid: i32) -> bool {

@@ -42,6 +42,8 @@ impl Cli {
     /// Parses the process's arguments, runs the command, and returns the exit code: 0 ok,
     /// 1 execution or tool failure, 2 usage or configuration error (a closed stdout is 0).
     pub fn run(self) -> ExitCode {
+        // This binary is also the sandbox helper every child process is launched through.
+        toolbridge_sandbox::run_if_helper();
         let parsed = Parsed::parse();
         let secrets = Secrets::from_env();
         let color = colors(parsed.global.color);

@@ -200,6 +200,12 @@ pub(crate) struct ServeArgs {
     /// Also accept this Host/Origin (besides loopback names), e.g. for a reverse proxy.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub(crate) allow_hosts: Vec<String>,
+    /// The most MCP sessions open at once [default: sized to this machine's memory].
+    #[arg(long, value_name = "N")]
+    pub(crate) max_sessions: Option<usize>,
+    /// Close a session after this many seconds without a request.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub(crate) session_idle_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

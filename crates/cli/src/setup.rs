@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use toolbridge::config::{ProcessEnv, Secrets, ToolConfig};
-use toolbridge::{Catalogue, CatalogueBuilder, Pool, PoolOptions};
+use toolbridge::{Catalogue, CatalogueBuilder, Pool, PoolOptions, SandboxHelper};
 use toolbridge_agent::AgentLoopOptions;
 use toolbridge_runtime::{RuntimeRegistry, RuntimeSpec};
 use toolbridge_store::Store;
@@ -62,9 +62,14 @@ impl App {
         }
     }
 
-    /// A pool that scrubs the process's secrets.
+    /// A pool that scrubs the process's secrets and launches children through this binary
+    /// as the sandbox helper.
     pub(crate) fn pool(&self) -> Pool {
-        Pool::new(PoolOptions { secrets: self.secrets.clone(), ..PoolOptions::default() })
+        Pool::new(PoolOptions {
+            secrets: self.secrets.clone(),
+            sandbox_helper: Some(SandboxHelper::CurrentExe),
+            ..PoolOptions::default()
+        })
     }
 
     /// The registry: the agent loop and every runtime the embedding program registered.

@@ -3,9 +3,12 @@
 //! The handlers are installed when the process starts ([`install`]), so a signal that arrives
 //! while servers are still starting or before a client's handshake is noticed rather than
 //! killing the process by its default action (which would skip the pool's cleanup). A second
-//! signal exits at once, for when the cleanup itself is stuck.
+//! signal exits at once (status 130), for when the cleanup itself is stuck: that is decided in
+//! the signal handler itself (signal-hook's conditional shutdown), because the async side sees
+//! two signals that arrive close together as one.
 
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +22,12 @@ fn token() -> &'static CancellationToken {
 /// inside the runtime, before anything slow.
 pub(crate) fn install() {
     let token = token().clone();
+    let seen = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        // The order matters: the conditional exit looks at the flag before this signal sets it.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&seen));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&seen));
+    }
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ConfigError;
+use crate::sandbox::{SandboxPolicy, SandboxSetting};
 use crate::secrets::{SecretValue, Secrets, looks_secret, url_query_secrets};
 use crate::template::{Env, MissingVariable, expand_noting, is_template};
 use crate::values::{Flag, GlobList, ScalarString, Seconds, StringList};
@@ -120,6 +121,15 @@ pub struct ServerSpec {
     /// Which of its tools are offered.
     #[serde(default, skip_serializing_if = "ToolFilter::is_empty")]
     pub tools: ToolFilter,
+    /// Run a stdio server in a sandbox: `true` (read the system and its own install dir,
+    /// write its `cwd` and a private temp dir, no network), `false`, or
+    /// `{read, write, network, required}` extending that preset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxSetting>,
+    /// Give a stdio server this process's whole environment instead of the allow-list
+    /// (`HOME`, `PATH`, `USER`, `LANG`, … plus its `env`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inherit_env: Option<Flag>,
     /// A description (other tools write it; kept, unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -182,6 +192,11 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// Which tools are offered.
     pub tools: ToolFilter,
+    /// The sandbox a stdio server runs in (`None`: not confined; it is still contained, its
+    /// whole process tree ending with it).
+    pub sandbox: Option<SandboxPolicy>,
+    /// Pass the whole environment instead of the allow-list.
+    pub inherit_env: bool,
     /// The values of this configuration that are secrets (see [`crate::Secrets`]).
     pub secrets: Vec<SecretValue>,
 }
@@ -223,6 +238,7 @@ impl ServerSpec {
         } else {
             None
         });
+        let mut sandbox = None;
         let transport = match kind {
             Some(TransportKind::Stdio) => {
                 let Some(command) = &self.command else {
@@ -239,10 +255,17 @@ impl ServerSpec {
                     .map(|(i, arg)| text(&format!("args[{i}]"), arg, &mut noted))
                     .collect::<Result<_, _>>()?;
                 let env = self.secret_map("env", &self.env, &mut text, &mut noted)?;
-                let cwd = self.cwd.as_deref().map(|cwd| text("cwd", cwd, &mut noted)).transpose()?;
-                TransportConfig::Stdio(StdioConfig { command, args, env, cwd: cwd.map(PathBuf::from) })
+                let cwd = self.cwd.as_deref().map(|cwd| text("cwd", cwd, &mut noted)).transpose()?.map(PathBuf::from);
+                sandbox = self
+                    .sandbox
+                    .as_ref()
+                    .and_then(|setting| setting.policy_for(&command, &cwd.iter().cloned().collect::<Vec<_>>()));
+                TransportConfig::Stdio(StdioConfig { command, args, env, cwd })
             }
             Some(TransportKind::Http | TransportKind::Sse) => {
+                if self.sandbox.as_ref().is_some_and(|s| *s != SandboxSetting::Enabled(false)) {
+                    return Err(err("sandbox", "only a stdio server (a child process) can be sandboxed".into()));
+                }
                 let Some(url) = &self.url else { return Err(err("url", "an HTTP server needs `url`".into())) };
                 let url = text("url", url, &mut noted)?;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -268,6 +291,8 @@ impl ServerSpec {
             startup_timeout: self.startup_timeout.map_or(DEFAULT_STARTUP_TIMEOUT, |s| s.0),
             enabled,
             tools: self.tools.clone(),
+            sandbox,
+            inherit_env: self.inherit_env.is_some_and(|Flag(inherit)| inherit),
             secrets: noted.into_iter().map(SecretValue::new).collect(),
         })
     }
@@ -345,6 +370,8 @@ impl ServerConfig {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             enabled: true,
             tools: ToolFilter::default(),
+            sandbox: None,
+            inherit_env: false,
             secrets: Vec::new(),
         }
     }
@@ -391,6 +418,8 @@ impl ServerConfig {
             }
         }
         field(&self.startup_timeout.as_nanos().to_le_bytes());
+        field(&[u8::from(self.inherit_env)]);
+        field(serde_json::to_string(&self.sandbox).unwrap_or_default().as_bytes());
         PoolKey(h.finalize().into())
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::{ConfigError, from_value};
+use crate::sandbox::SandboxSetting;
 use crate::values::StringList;
 
 /// `file_system`: files under `base_dir`.
@@ -171,12 +172,15 @@ pub struct SkillConfig {
     pub settings: SkillSettings,
     /// Whether to use it.
     pub enabled: bool,
+    /// The sandbox the commands of a `shell` or `python` skill run in (default: the preset,
+    /// `true`; `false` only contains them).
+    pub sandbox: Option<SandboxSetting>,
 }
 
 impl SkillConfig {
     /// An enabled skill.
     pub fn new(name: impl Into<String>, settings: SkillSettings) -> Self {
-        Self { name: name.into(), settings, enabled: true }
+        Self { name: name.into(), settings, enabled: true, sandbox: None }
     }
 
     /// Its kind.
@@ -196,27 +200,49 @@ struct RawSkill {
     configuration: Value,
     #[serde(default = "yes")]
     enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sandbox: Option<SandboxSetting>,
 }
 
 fn yes() -> bool {
     true
 }
 
+impl RawSkill {
+    /// Only the skills that run commands have a sandbox.
+    fn check_sandbox(&self) -> Result<(), String> {
+        match (&self.sandbox, self.kind) {
+            (None, _) | (Some(_), SkillKind::Shell | SkillKind::Python) => Ok(()),
+            (Some(_), kind) => Err(format!(
+                "`sandbox` applies to shell and python skills; a {} skill is confined by its configuration",
+                serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            )),
+        }
+    }
+}
+
 impl Serialize for SkillConfig {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let configuration = self.settings.to_value().map_err(serde::ser::Error::custom)?;
-        RawSkill { name: self.name.clone(), kind: self.kind(), configuration, enabled: self.enabled }
-            .serialize(serializer)
+        RawSkill {
+            name: self.name.clone(),
+            kind: self.kind(),
+            configuration,
+            enabled: self.enabled,
+            sandbox: self.sandbox.clone(),
+        }
+        .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for SkillConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = RawSkill::deserialize(deserializer)?;
+        raw.check_sandbox().map_err(de::Error::custom)?;
         let settings = SkillSettings::from_value(raw.kind, raw.configuration).map_err(|(field, message)| {
             de::Error::custom(format!("skill {:?}, field \"configuration.{field}\": {message}", raw.name))
         })?;
-        Ok(Self { name: raw.name, settings, enabled: raw.enabled })
+        Ok(Self { name: raw.name, settings, enabled: raw.enabled, sandbox: raw.sandbox })
     }
 }
 
@@ -248,9 +274,10 @@ pub fn parse_skills(value: &Value, origin: &str) -> Result<Vec<SkillConfig>, Con
             let label = item.get("name").and_then(Value::as_str).map_or_else(|| format!("#{i}"), |n| format!("{n:?}"));
             let raw: RawSkill =
                 from_value(item.clone()).map_err(|(field, message)| skill_error(origin, &label, field, message))?;
+            raw.check_sandbox().map_err(|message| skill_error(origin, &label, "sandbox".into(), message))?;
             let settings = SkillSettings::from_value(raw.kind, raw.configuration)
                 .map_err(|(field, message)| skill_error(origin, &label, format!("configuration.{field}"), message))?;
-            Ok(SkillConfig { name: raw.name, settings, enabled: raw.enabled })
+            Ok(SkillConfig { name: raw.name, settings, enabled: raw.enabled, sandbox: raw.sandbox })
         })
         .collect()
 }

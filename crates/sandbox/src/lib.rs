@@ -63,13 +63,15 @@ pub mod exec;
 pub mod probe;
 pub mod report;
 
-pub use command::{HELPER_BINARY, HELPER_FAILURE_EXIT_CODE, HELPER_MAGIC, HELPER_MESSAGE_PREFIX, Helper, sandboxed_command};
+pub use command::{
+    HELPER_BINARY, HELPER_FAILURE_EXIT_CODE, HELPER_MAGIC, HELPER_MESSAGE_PREFIX, Helper, sandboxed_command,
+};
 pub use confined::{ConfinedDir, ConfinedError, Entry, EntryKind, ReadOutcome, SearchPattern};
 pub use env::{ENV_ALLOW_LIST, child_env};
 pub use error::SandboxError;
 pub use exec::{exec_main, run_if_helper};
+pub use probe::{HostCapabilities, probe};
+pub use report::SandboxReport;
 /// The sandbox as configured (types in `toolbridge-config`, where every configuration is).
 pub use toolbridge_config::sandbox as policy;
 pub use toolbridge_config::sandbox::{Endpoint, Mechanism, NetworkPolicy, SandboxPolicy, SandboxSetting};
-pub use probe::{HostCapabilities, probe};
-pub use report::SandboxReport;

@@ -42,8 +42,10 @@ impl SandboxReport {
         let usable = |mechanism, available: bool| available && !policy.is_disabled(mechanism);
         if !policy.confine {
             let pid_namespace = usable(Mechanism::PidNamespace, caps.pid_namespace);
-            let mut not_enforced =
-                vec!["not sandboxed: the process reads, writes and connects as its user (no `sandbox` configured)".to_owned()];
+            let mut not_enforced = vec![
+                "not sandboxed: the process reads, writes and connects as its user (no `sandbox` configured)"
+                    .to_owned(),
+            ];
             if !pid_namespace {
                 not_enforced.push(
                     "no PID namespace: descendants are swept when the program exits, but survive a SIGKILL of the helper"

@@ -262,11 +262,13 @@ impl Testbed {
                 text(format!("added {name}"))
             }
             "spawn_grandchild" => {
+                let before = host_children();
                 let child = std::process::Command::new("sleep")
                     .arg("3600")
                     .spawn()
                     .map_err(|e| McpError::internal_error(format!("cannot spawn sleep: {e}"), None))?;
-                let pid = child.id();
+                // Its pid as the host sees it (this server may run in its own PID namespace).
+                let pid = host_children().into_iter().find(|pid| !before.contains(pid)).unwrap_or(child.id());
                 self.state.children.lock().unwrap_or_else(PoisonError::into_inner).push(child);
                 text(pid.to_string())
             }
@@ -280,7 +282,7 @@ impl Testbed {
                     ))])),
                 }
             }
-            "pid" => text(std::process::id().to_string()),
+            "pid" => text(host_pid().to_string()),
             "stats" => text(
                 json!({
                     "calls": self.state.calls.load(Ordering::Acquire),
@@ -343,4 +345,28 @@ impl ServerHandler for Testbed {
         }
         response
     }
+}
+
+/// This process's pid as the outermost PID namespace sees it (the first `NSpid` of
+/// `/proc/self/status`; `/proc` is the host's unless a sandbox mounted its own).
+fn host_pid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("NSpid:"))
+                .and_then(|pids| pids.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or_else(std::process::id)
+}
+
+/// The children of every thread of this process, by host pid.
+fn host_children() -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|children| children.split_whitespace().filter_map(|pid| pid.parse().ok()).collect::<Vec<u32>>())
+        .collect()
 }

@@ -10,7 +10,7 @@ use super::{Catalogue, CatalogueOptions};
 use crate::mcp::McpSource;
 use crate::policy::{Policy, PolicyContext, PolicyError};
 use crate::pool::Pool;
-use crate::skills::build_skill;
+use crate::skills::build_skill_with;
 use crate::source::{SourceError, ToolSource};
 
 /// A configuration problem that keeps the catalogue from being built (a server that fails
@@ -133,7 +133,7 @@ impl CatalogueBuilder {
             sources.push(Arc::new(McpSource::new(server, self.pool.clone())?));
         }
         for skill in &self.skills {
-            sources.push(Arc::new(build_skill(skill)?));
+            sources.push(Arc::new(build_skill_with(skill, self.pool.launcher())?));
         }
         sources.extend(self.sources);
         let mut names = HashSet::with_capacity(sources.len());

@@ -24,6 +24,7 @@ use crate::schema::{SchemaError, SchemaTarget, normalize};
 use crate::source::{JsonObject, ToolSource};
 use crate::validation::ArgumentValidator;
 use naming::NameMap;
+use toolbridge_sandbox::SandboxReport;
 
 /// The default cap on the text a tool call gives back to the model: 100 000 bytes.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 100_000;
@@ -73,6 +74,10 @@ pub struct ToolInfo {
     pub description: String,
     /// Its input schema, as the source gave it.
     pub input_schema: Arc<JsonObject>,
+    /// What confines the processes behind it (a sandboxed or contained stdio server, a
+    /// shell or python skill).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxReport>,
 }
 
 /// A source that could not list its tools.
@@ -175,6 +180,7 @@ impl Catalogue {
                     original_name: tool.name,
                     description: tool.description,
                     input_schema: tool.input_schema,
+                    sandbox: source.sandbox(),
                 },
                 source: source_index,
                 denied,

@@ -19,9 +19,9 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
 
-use super::PoolOptions;
 use super::stdio::{self, LossReason};
-use crate::process::Killer;
+use super::{PoolOptions, SandboxReport};
+use crate::process::{Killer, Launcher};
 
 /// How much longer than the transport's own grace the session's close may take.
 const CLOSE_MARGIN: Duration = Duration::from_millis(500);
@@ -134,6 +134,8 @@ pub(crate) struct Connection {
     pub(crate) peer: Peer<RoleClient>,
     /// Kills a stdio server's process group (its transport owns the process).
     process: Option<Killer>,
+    /// What the sandbox of a stdio server enforces.
+    pub(crate) sandbox: Option<SandboxReport>,
     pub(crate) stderr: Arc<StderrTail>,
     pub(crate) tools_stale: Arc<AtomicBool>,
     /// Set when we ended the connection ourselves (e.g. an oversized message).
@@ -195,6 +197,7 @@ impl Connection {
         server: &ServerConfig,
         tasks: &TaskTracker,
         options: &PoolOptions,
+        launcher: &Launcher,
     ) -> Result<Self, StartError> {
         let tools_stale = Arc::new(AtomicBool::new(false));
         let handler = Handler {
@@ -207,9 +210,14 @@ impl Connection {
         let name = &server.name;
         match &server.transport {
             TransportConfig::Stdio(stdio) => {
-                let (transport, process) = stdio::spawn(name, stdio, options, &stderr, &reason, tasks)?;
+                let spawned = stdio::spawn(server, stdio, options, launcher, &stderr, &reason, tasks)?;
+                let (transport, process, sandbox) = spawned;
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, Some(process), stderr, tools_stale, reason)),
+                    Ok(Ok(service)) => {
+                        let mut connection = Self::new(service, Some(process), stderr, tools_stale, reason);
+                        connection.sandbox = sandbox;
+                        Ok(connection)
+                    }
                     Ok(Err(error)) => {
                         process.kill();
                         // The server's last words say why; wait (briefly) for them.
@@ -260,6 +268,7 @@ impl Connection {
             service: tokio::sync::Mutex::new(Some(service)),
             peer,
             process,
+            sandbox: None,
             stderr,
             tools_stale,
             reason,

@@ -34,8 +34,10 @@ use toolbridge_config::{PoolKey, Secrets, ServerConfig};
 use tracing::info;
 
 use crate::error::ToolError;
+use crate::process::Launcher;
 use crate::source::{ToolDescriptor, ToolOutput};
 use slot::Slot;
+use toolbridge_sandbox::{Helper as SandboxHelper, SandboxReport};
 
 /// Default [`PoolOptions::max_message_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -66,6 +68,10 @@ pub struct PoolOptions {
     /// The secrets scrubbed from servers' stderr and from every error the pool reports; each
     /// server's own secrets are added when it is first used.
     pub secrets: Secrets,
+    /// How to run the sandbox helper that confines (or only contains) every stdio server and
+    /// skill command: `None` looks for `toolbridge-sandbox-exec` next to this program. The
+    /// `toolbridge` CLI is its own helper ([`SandboxHelper::CurrentExe`]).
+    pub sandbox_helper: Option<SandboxHelper>,
 }
 
 impl Default for PoolOptions {
@@ -80,6 +86,7 @@ impl Default for PoolOptions {
             accept_elicitation_defaults: false,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             secrets: Secrets::new(),
+            sandbox_helper: None,
         }
     }
 }
@@ -147,6 +154,7 @@ impl Counters {
 #[derive(Debug)]
 struct Inner {
     options: PoolOptions,
+    launcher: Launcher,
     slots: Mutex<HashMap<PoolKey, Arc<Slot>>>,
     counters: Counters,
     tasks: TaskTracker,
@@ -172,6 +180,7 @@ impl Pool {
     pub fn new(options: PoolOptions) -> Self {
         Self {
             inner: Arc::new(Inner {
+                launcher: Launcher::new(options.sandbox_helper.clone()),
                 options,
                 slots: Mutex::default(),
                 counters: Counters::default(),
@@ -185,6 +194,11 @@ impl Pool {
     /// The pool's options.
     pub fn options(&self) -> &PoolOptions {
         &self.inner.options
+    }
+
+    /// How the pool (and the skills built with it) start child processes.
+    pub(crate) fn launcher(&self) -> &Launcher {
+        &self.inner.launcher
     }
 
     /// A handle on a server, started if it is not running (one attempt; a failure is
@@ -332,5 +346,10 @@ impl ServerHandle {
     /// Tool calls on this server that have not finished.
     pub fn in_flight(&self) -> usize {
         self.slot.in_flight()
+    }
+
+    /// What the sandbox of a stdio server's current process enforces.
+    pub fn sandbox(&self) -> Option<SandboxReport> {
+        self.slot.live().and_then(|c| c.sandbox.clone())
     }
 }

@@ -157,7 +157,7 @@ impl Slot {
                 tokio::time::sleep(backoff(&pool.options, attempt)).await;
             }
             let span = info_span!("mcp_start", server = %self.config.name, attempt);
-            match Connection::start(&self.config, &pool.tasks, &pool.options).instrument(span).await {
+            match Connection::start(&self.config, &pool.tasks, &pool.options, &pool.launcher).instrument(span).await {
                 Ok(connection) => {
                     let connection = Arc::new(connection);
                     Counters::bump(&pool.counters.starts);

@@ -22,12 +22,12 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio_util::task::TaskTracker;
-use toolbridge_config::StdioConfig;
+use toolbridge_config::{ServerConfig, StdioConfig};
 use tracing::{debug, warn};
 
-use super::PoolOptions;
 use super::connection::{StartError, StderrTail};
-use crate::process::{ChildProcess, Killer};
+use super::{PoolOptions, SandboxReport};
+use crate::process::{ChildProcess, Killer, Launcher};
 
 /// Why a connection ended, when we ended it (read by the error paths).
 pub(crate) type LossReason = Arc<OnceLock<String>>;
@@ -116,24 +116,35 @@ impl Transport<RoleClient> for StdioTransport {
     }
 }
 
-/// Spawns a stdio server as the leader of a new process group, with its stderr drained into
-/// `stderr_tail` (and `debug` logs, secrets scrubbed) by a task of `tasks`.
+/// Spawns a stdio server (through the sandbox helper: confined as configured, or only
+/// contained) as the leader of a new process group, with the allow-listed environment plus
+/// its `env`, and its stderr drained into `stderr_tail` (and `debug` logs, secrets scrubbed)
+/// by a task of `tasks`.
 pub(crate) fn spawn(
-    name: &str,
+    server: &ServerConfig,
     config: &StdioConfig,
     options: &PoolOptions,
+    launcher: &Launcher,
     stderr_tail: &Arc<StderrTail>,
     reason: &LossReason,
     tasks: &TaskTracker,
-) -> Result<(StdioTransport, Killer), StartError> {
-    let mut command = tokio::process::Command::new(&config.command);
-    command.args(&config.args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (key, value) in &config.env {
-        command.env(key, value.expose());
+) -> Result<(StdioTransport, Killer, Option<SandboxReport>), StartError> {
+    let name = server.name.as_str();
+    // The helper would say so too, but only once it runs: name the problem the same way for
+    // every launch, before anything starts.
+    if let Some(problem) = missing_program(&config.command) {
+        return Err(StartError(format!("server {name:?}: command {:?} {problem}", config.command)));
     }
-    if let Some(cwd) = &config.cwd {
-        command.current_dir(cwd);
+    let configured: Vec<(String, String)> =
+        config.env.iter().map(|(key, value)| (key.clone(), value.expose().to_owned())).collect();
+    let env = toolbridge_sandbox::child_env(&configured, server.inherit_env);
+    let (mut command, sandbox) = launcher
+        .command(config.command.as_ref(), &config.args, &env, config.cwd.as_deref(), server.sandbox.as_ref())
+        .map_err(|e| StartError(format!("server {name:?}: {e}")))?;
+    if let Some(report) = sandbox.as_ref().filter(|r| r.confined && !r.not_enforced.is_empty()) {
+        warn!(server = %name, not_enforced = ?report.not_enforced, "sandbox limits on this host");
     }
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let (child, pipes) = ChildProcess::spawn(command).map_err(|e| {
         StartError(match e.kind() {
             io::ErrorKind::NotFound => {
@@ -178,7 +189,30 @@ pub(crate) fn spawn(
     // Our reader enforces the bound (and says so); rmcp's own limit would only drop the line.
     let rw = AsyncRwTransport::new(stdout, stdin).with_max_line_length(usize::MAX);
     let killer = child.killer();
-    Ok((StdioTransport { rw, child, grace: options.close_grace }, killer))
+    Ok((StdioTransport { rw, child, grace: options.close_grace }, killer, sandbox))
+}
+
+/// Why `command` cannot be run, when that can be told before running it: an absolute path
+/// that is missing or not executable, or a bare name not on `PATH` (a relative path depends on
+/// the child's working directory and is left to the launch).
+fn missing_program(command: &str) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::path::Path::new(command);
+    let executable =
+        |path: &std::path::Path| path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if path.is_absolute() {
+        return match path.metadata() {
+            Err(_) => Some("not found (check `command` and PATH)"),
+            Ok(_) if !executable(path) => Some("is not executable"),
+            Ok(_) => None,
+        };
+    }
+    if path.components().count() > 1 {
+        return None;
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|dirs| std::env::split_paths(&dirs).any(|dir| executable(&dir.join(path))));
+    (!on_path).then_some("not found (check `command` and PATH)")
 }
 
 #[cfg(test)]

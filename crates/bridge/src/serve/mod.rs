@@ -12,6 +12,7 @@ mod handler;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -26,12 +27,46 @@ use crate::catalogue::Catalogue;
 use handler::CatalogueServer;
 
 /// HTTP serving options.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpServeOptions {
     /// Require `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// Accept these `Host`/`Origin` names besides loopback ones (e.g. behind a proxy).
     pub allowed_hosts: Vec<String>,
+    /// The most MCP sessions open at once; a new one beyond it is refused with 503
+    /// ([`default_max_sessions`] by default).
+    pub max_sessions: usize,
+    /// A session with no request for this long is closed (default 5 minutes).
+    pub session_idle_timeout: Duration,
+}
+
+impl Default for HttpServeOptions {
+    fn default() -> Self {
+        Self {
+            token: None,
+            allowed_hosts: Vec::new(),
+            max_sessions: default_max_sessions(),
+            session_idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Memory one open session may take (measured: ~60 KB with a client that initialised and
+/// sent nothing more; see RELIABILITY.md), rounded up.
+const SESSION_BYTES: u64 = 64 * 1024;
+
+/// Sessions sized to the machine: an eighth of its memory at [`SESSION_BYTES`] a session,
+/// between 16 and 4096.
+pub fn default_max_sessions() -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemTotal:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(1 << 30, |kb| kb * 1024);
+    usize::try_from((total / 8 / SESSION_BYTES).clamp(16, 4096)).unwrap_or(4096)
 }
 
 /// A serving failure.
@@ -96,14 +131,22 @@ pub async fn serve_http(
     let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts).with_allowed_origins(origins);
     config.cancellation_token = stop.child_token();
     let server = CatalogueServer::new(catalogue);
-    let service = StreamableHttpService::new(move || Ok(server.clone()), LocalSessionManager::default().into(), config);
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(options.session_idle_timeout);
+    let sessions = Arc::new(sessions);
+    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
     let token = options.token.map(Arc::<str>::from);
-    let router = axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn(
-        move |request: Request, next: Next| {
+    let max_sessions = options.max_sessions;
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+            let sessions = Arc::clone(&sessions);
+            async move { limit_sessions(&sessions, max_sessions, request, next).await }
+        }))
+        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();
             async move { authorize(token.as_deref(), request, next).await }
-        },
-    ));
+        }));
     on_bound(bound);
     let stopper = stop.clone();
     axum::serve(listener, router)
@@ -113,6 +156,21 @@ pub async fn serve_http(
         })
         .await?;
     Ok(())
+}
+
+/// A request that would open a session (no `Mcp-Session-Id`) is refused once `max` are open.
+async fn limit_sessions(sessions: &LocalSessionManager, max: usize, request: Request, next: Next) -> Response {
+    let opens_session =
+        request.method() == axum::http::Method::POST && !request.headers().contains_key("mcp-session-id");
+    if opens_session && sessions.sessions.read().await.len() >= max {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            format!("too many MCP sessions (the limit is {max}, `--max-sessions`); close one or retry later"),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn authorize(token: Option<&str>, request: Request, next: Next) -> Response {

@@ -5,8 +5,12 @@
 //! | type | tools | configuration |
 //! |---|---|---|
 //! | `file_system` | `read_file`, `save_file`, `list_files`, `search_files` | `base_dir` (required), `enable_read_file`, `enable_save_file`, `enable_list_files`, `enable_search_files` (all default true), `max_read_bytes`, `max_write_bytes` (1 MiB) |
-//! | `shell` | `run_command` | `base_dir`, `allowed_commands`, `blocked_commands`, `timeout` (30 s), `max_output_bytes` (100 000) |
+//! | `shell` | `run_command` | `base_dir`, `allowed_commands` (then `{program, args}`, no shell), `blocked_commands` (a convenience, no boundary), `timeout` (30 s), `max_output_bytes` (100 000) |
 //! | `python` | `run_python` | `base_dir`, `timeout` (30 s), `max_output_bytes`, `python` (`python3`) |
+//!
+//! `shell` and `python` run their commands in a sandbox by default (the skill's `sandbox`:
+//! `true`, `false`, or `{read, write, network, required}`); the `file_system` skill's I/O
+//! cannot leave `base_dir` whatever the path (see [`toolbridge_sandbox::ConfinedDir`]).
 //! | `file_generation` | `generate_json`, `generate_csv`, `generate_markdown`, `generate_text` | `output_dir` (created), `max_bytes` (1 MiB) |
 //! | `sleep` | `sleep` | `max_seconds` (60) |
 //!
@@ -25,11 +29,17 @@ use std::time::Duration;
 
 use toolbridge_config::{ConfigError, FileSystemSettings, ShellSettings, SkillConfig, SkillSettings, StringList};
 
-use crate::process::Limits;
+use crate::process::{Launcher, Limits};
 use crate::source::ToolTable;
 
-/// Builds a skill's tools from its configuration.
+/// Builds a skill's tools from its configuration (commands launched through the sandbox
+/// helper found next to this program; a catalogue built from a pool uses the pool's).
 pub fn build_skill(config: &SkillConfig) -> Result<ToolTable, ConfigError> {
+    build_skill_with(config, &Launcher::new(None))
+}
+
+/// Builds a skill's tools, its commands launched by `launcher`.
+pub(crate) fn build_skill_with(config: &SkillConfig, launcher: &Launcher) -> Result<ToolTable, ConfigError> {
     let invalid = |field: &str, message: String| ConfigError::Skill {
         origin: "skills".into(),
         skill: format!("{:?}", config.name),
@@ -39,8 +49,8 @@ pub fn build_skill(config: &SkillConfig) -> Result<ToolTable, ConfigError> {
     let name = config.name.as_str();
     match &config.settings {
         SkillSettings::FileSystem(settings) => file_system::build(name, settings, &invalid),
-        SkillSettings::Shell(settings) => shell::build(name, settings, &invalid),
-        SkillSettings::Python(settings) => python::build(name, settings, &invalid),
+        SkillSettings::Shell(settings) => shell::build(name, settings, config.sandbox.as_ref(), launcher, &invalid),
+        SkillSettings::Python(settings) => python::build(name, settings, config.sandbox.as_ref(), launcher, &invalid),
         SkillSettings::FileGeneration(settings) => file_generation::build(name, settings, &invalid),
         SkillSettings::Sleep(settings) => Ok(sleep::build(name, settings)),
     }

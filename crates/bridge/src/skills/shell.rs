@@ -1,36 +1,48 @@
-//! `shell`: runs a command with `/bin/sh -c` in `base_dir`, in its own process group, under a
-//! time limit and an output cap.
+//! `shell`: commands in `base_dir`, confined by the kernel, not by string checks.
 //!
-//! With `allowed_commands` or `blocked_commands` configured, every command position of the
-//! line is checked — after `;`, `&&`, `||`, `|`, `&`, newlines and parentheses, behind
-//! wrappers (`env`, `command`, `exec`, `nice`, `nohup`, `time`, `timeout`, `sudo`, `xargs`,
-//! `stdbuf`, `builtin`), leading `VAR=value` assignments, `sh -c '…'`, `find -exec`, quotes and
-//! backslashes, and paths (`/bin/rm` is `rm`). What cannot be checked safely — command
-//! substitution (`$(…)`, backticks), process substitution, `eval`, a variable in command
-//! position — is refused rather than guessed at.
+//! - With `allowed_commands`, the tool takes a `program` (one of them) and its `args`, and
+//!   runs it directly — no shell: no pipes, redirects, substitutions or variables to smuggle
+//!   another command through.
+//! - Without, the command line runs with `/bin/sh -c`, and only inside the sandbox (the
+//!   default: read the system, write `base_dir` and a private temp dir, no network; a
+//!   `sandbox: {...}` extends it). A shell skill with `sandbox: false` must have
+//!   `allowed_commands`.
+//!
+//! `blocked_commands` is a convenience that catches the listed commands in the common
+//! spellings (after `;`, `&&`, pipes, behind `env`/`sudo`/`xargs`, quoted, by path…), and
+//! refuses what it cannot check (`$(…)`, `eval`, a variable in command position). It is no
+//! security boundary — the sandbox is.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::{Value, json};
+use toolbridge_config::sandbox::{SandboxPolicy, SandboxSetting};
 use toolbridge_config::{ConfigError, ShellSettings};
 
 use super::{Invalid, base_dir, limits};
 use crate::error::ToolError;
-use crate::process::{Limits, run};
+use crate::process::{Launcher, Limits, Run, run};
 use crate::source::ToolTable;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RunCommand {
-    /// The command line (run with /bin/sh -c in the base directory).
+    /// The command line (run with /bin/sh -c in the base directory, inside the sandbox).
     command: String,
 }
 
-/// The environment a skill's command gets.
-pub(crate) fn child_env() -> Vec<(String, String)> {
-    std::env::vars().collect()
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RunProgram {
+    /// The program to run: one of the allowed commands.
+    program: String,
+    /// Its arguments, one per item (no shell: no pipes, redirects or variables).
+    #[serde(default)]
+    args: Vec<String>,
 }
 
 /// `limits` keeping no more output than the model may get.
@@ -38,52 +50,142 @@ pub(crate) fn capped(limits: Limits, max_output_bytes: usize) -> Limits {
     Limits { max_output_bytes: limits.max_output_bytes.min(max_output_bytes).max(1), ..limits }
 }
 
+/// How a skill's commands are launched: by whom, confined by what, with which environment.
 #[derive(Debug)]
-struct Shell {
-    base: PathBuf,
-    allowed: Vec<String>,
-    blocked: Vec<String>,
-    limits: Limits,
-    env: Vec<(String, String)>,
+pub(crate) struct Commands {
+    pub(crate) launcher: Launcher,
+    pub(crate) policy: Option<SandboxPolicy>,
+    pub(crate) base: PathBuf,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) limits: Limits,
 }
 
-pub(crate) fn build(name: &str, settings: &ShellSettings, invalid: &Invalid<'_>) -> Result<ToolTable, ConfigError> {
-    let shell = Arc::new(Shell {
-        base: base_dir(settings.base_dir.as_deref(), invalid)?,
-        allowed: settings.allowed_commands.to_vec(),
-        blocked: settings.blocked_commands.to_vec(),
-        limits: limits(settings.timeout, settings.max_output_bytes, invalid)?,
-        env: child_env(),
-    });
-    Ok(ToolTable::skill(name).handler(
-        "run_command",
-        "Runs a shell command in the base directory",
-        move |p: RunCommand, ctx| {
-            let shell = Arc::clone(&shell);
-            async move {
-                shell.check(&p.command)?;
-                let limits = capped(shell.limits, ctx.max_output_bytes);
-                run("/bin/sh", &["-c", &p.command], &shell.base, &shell.env, limits, &ctx.cancel).await
-            }
+impl Commands {
+    /// The commands of a skill whose interpreter is `program`, sandboxed by default.
+    pub(crate) fn new(
+        program: &str,
+        setting: Option<&SandboxSetting>,
+        base: PathBuf,
+        limits: Limits,
+        launcher: &Launcher,
+    ) -> Self {
+        let policy = setting.unwrap_or(&SandboxSetting::Enabled(true)).policy_for(program, std::slice::from_ref(&base));
+        Self { launcher: launcher.clone(), policy, base, env: toolbridge_sandbox::child_env(&[], false), limits }
+    }
+
+    /// What the sandbox enforces for these commands.
+    pub(crate) fn report(&self) -> Option<toolbridge_sandbox::SandboxReport> {
+        self.launcher.plan(self.policy.as_ref())
+    }
+
+    pub(crate) fn run_how(&self, max_output_bytes: usize) -> Run<'_> {
+        Run {
+            launcher: &self.launcher,
+            policy: self.policy.as_ref(),
+            cwd: &self.base,
+            env: &self.env,
+            limits: capped(self.limits, max_output_bytes),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shell {
+    commands: Commands,
+    allowed: Vec<String>,
+    blocked: Vec<String>,
+}
+
+pub(crate) fn build(
+    name: &str,
+    settings: &ShellSettings,
+    sandbox: Option<&SandboxSetting>,
+    launcher: &Launcher,
+    invalid: &Invalid<'_>,
+) -> Result<ToolTable, ConfigError> {
+    let base = base_dir(settings.base_dir.as_deref(), invalid)?;
+    let limits = limits(settings.timeout, settings.max_output_bytes, invalid)?;
+    let allowed = settings.allowed_commands.to_vec();
+    if let Some(bad) = allowed.iter().find(|c| c.is_empty() || c.contains(['/', ' '])) {
+        return Err(invalid("allowed_commands", format!("{bad:?} is not a program name (no paths, no spaces)")));
+    }
+    let commands = Commands::new("sh", sandbox, base, limits, launcher);
+    if allowed.is_empty() && commands.policy.is_none() {
+        return Err(invalid(
+            "allowed_commands",
+            "a shell skill without `allowed_commands` runs `sh -c` only inside the sandbox: list the programs it may \
+             run, or remove `sandbox: false`"
+                .into(),
+        ));
+    }
+    let table = ToolTable::skill(name).sandboxed(commands.report());
+    let shell = Arc::new(Shell { commands, allowed, blocked: settings.blocked_commands.to_vec() });
+    if shell.allowed.is_empty() {
+        return Ok(table.handler(
+            "run_command",
+            "Runs a shell command line in the base directory (inside a sandbox: the base directory is writable, \
+             the network is off)",
+            move |p: RunCommand, ctx| {
+                let shell = Arc::clone(&shell);
+                async move {
+                    shell.check(&p.command)?;
+                    run("/bin/sh", &["-c", &p.command], &shell.commands.run_how(ctx.max_output_bytes), &ctx.cancel)
+                        .await
+                }
+            },
+        ));
+    }
+    let schema = program_schema(&shell.allowed);
+    Ok(table
+        .handler(
+            "run_command",
+            "Runs one of the allowed programs with its arguments in the base directory (no shell: no pipes, \
+             redirects or variables)",
+            move |p: RunProgram, ctx| {
+                let shell = Arc::clone(&shell);
+                async move {
+                    if !shell.allowed.contains(&p.program) {
+                        return Err(ToolError::denied(format!(
+                            "program `{}` is not in allowed_commands ({})",
+                            p.program,
+                            shell.allowed.join(", ")
+                        )));
+                    }
+                    let args: Vec<&str> = p.args.iter().map(String::as_str).collect();
+                    run(&p.program, &args, &shell.commands.run_how(ctx.max_output_bytes), &ctx.cancel).await
+                }
+            },
+        )
+        .with_schema("run_command", schema))
+}
+
+/// `{program: one of the allowed, args: [string]}`.
+fn program_schema(allowed: &[String]) -> serde_json::Map<String, Value> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "program": {"type": "string", "enum": allowed, "description": "The program to run: one of the allowed commands."},
+            "args": {"type": "array", "items": {"type": "string"}, "description": "Its arguments, one per item (no shell: no pipes, redirects or variables)."}
         },
-    ))
+        "required": ["program"],
+        "additionalProperties": false
+    });
+    match schema {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 impl Shell {
+    /// `blocked_commands`: a convenience, not a boundary (see the module docs).
     fn check(&self, line: &str) -> Result<(), ToolError> {
-        if self.allowed.is_empty() && self.blocked.is_empty() {
+        if self.blocked.is_empty() {
             return Ok(());
         }
         for command in commands(line).map_err(ToolError::denied)? {
             if self.blocked.iter().any(|b| b == &command) {
                 return Err(ToolError::denied(format!(
                     "command `{command}` is blocked by this skill's blocked_commands"
-                )));
-            }
-            if !self.allowed.is_empty() && !self.allowed.iter().any(|a| a == &command) {
-                return Err(ToolError::denied(format!(
-                    "command `{command}` is not in allowed_commands ({})",
-                    self.allowed.join(", ")
                 )));
             }
         }

@@ -10,6 +10,13 @@ use crate::setup::App;
 
 pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
     let printer = &app.printer;
+    if args.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(CliError::usage("the serve token is empty: an empty token would turn authentication off")
+            .hint("give a real token (--token or TOOLBRIDGE_SERVE_TOKEN), or unset TOOLBRIDGE_SERVE_TOKEN to serve loopback without one"));
+    }
+    if args.max_sessions == Some(0) || args.session_idle_timeout == 0 {
+        return Err(CliError::usage("--max-sessions and --session-idle-timeout must be positive"));
+    }
     let config = app.tools(&args.tools)?;
     let pool = app.pool();
     let origin = args.tools.mcp_config.clone().unwrap_or_default();
@@ -27,7 +34,15 @@ pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
                 printer.red("warning:")
             ));
         }
-        let options = HttpServeOptions { token: args.token.clone(), allowed_hosts: args.allow_hosts.clone() };
+        let mut options = HttpServeOptions {
+            token: args.token.clone(),
+            allowed_hosts: args.allow_hosts.clone(),
+            session_idle_timeout: std::time::Duration::from_secs(args.session_idle_timeout),
+            ..HttpServeOptions::default()
+        };
+        if let Some(max) = args.max_sessions {
+            options.max_sessions = max;
+        }
         let tools = catalogue.len();
         serve_http(catalogue, addr, options, crate::signals::termination(), |bound| {
             printer.status(&format!("serving {tools} tools on http://{bound}/mcp"));

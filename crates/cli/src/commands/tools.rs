@@ -25,6 +25,7 @@ pub(crate) async fn run(app: &App, args: &ToolArgs, json: bool) -> CliResult {
                     "original_name": tool.original_name,
                     "description": tool.description,
                     "input_schema": *tool.input_schema,
+                    "sandbox": tool.sandbox,
                 })
             })
             .collect();

@@ -160,9 +160,13 @@ pub(crate) fn processes_with(marker: &str) -> Vec<i32> {
     pids().into_iter().filter(|&pid| cmdline(pid).contains(marker) && alive(pid)).collect()
 }
 
-/// Live testbed servers started with `--name marker`.
+/// Live testbed servers started with `--name marker` (the server itself, not the sandbox
+/// helper that launched it, whose command line names it too).
 pub(crate) fn servers(marker: &str) -> Vec<i32> {
-    processes_with(marker).into_iter().filter(|&pid| cmdline(pid).contains("testbed-mcp")).collect()
+    processes_with(marker)
+        .into_iter()
+        .filter(|&pid| cmdline(pid).split_whitespace().next().is_some_and(|program| program.ends_with("testbed-mcp")))
+        .collect()
 }
 
 pub(crate) fn children_of(parent: i32) -> Vec<i32> {
