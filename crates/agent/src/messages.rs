@@ -29,16 +29,25 @@ pub(crate) fn initial_messages(
     (system, messages)
 }
 
+/// How much of arguments over the limit the record keeps (as the call log does).
+const ARGUMENT_PREFIX_CHARS: usize = 1000;
+
 /// The provider-level record of an assistant turn that asked for tools (OpenAI shape).
-pub(crate) fn assistant_tool_message(content: &str, calls: &[ToolCall]) -> Value {
+/// Arguments over `max_argument_bytes` (refused by the catalogue) are kept as their size and
+/// beginning, as in the call log: a 20 MB argument does not go into the stored record.
+pub(crate) fn assistant_tool_message(content: &str, calls: &[ToolCall], max_argument_bytes: usize) -> Value {
     json!({
         "role": "assistant",
         "content": if content.is_empty() { Value::Null } else { Value::String(content.to_owned()) },
-        "tool_calls": calls.iter().map(|call| json!({
-            "id": call.id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments},
-        })).collect::<Vec<_>>(),
+        "tool_calls": calls.iter().map(|call| {
+            let arguments = if call.arguments.len() > max_argument_bytes {
+                let beginning: String = call.arguments.chars().take(ARGUMENT_PREFIX_CHARS).collect();
+                format!("[{} bytes of arguments, not kept] {beginning}", call.arguments.len())
+            } else {
+                call.arguments.clone()
+            };
+            json!({"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}})
+        }).collect::<Vec<_>>(),
     })
 }
 

@@ -166,7 +166,8 @@ pub(crate) async fn run(
                 FinishReason::Stop
             };
         }
-        state.tool_messages.push(assistant_tool_message(&response.content, &response.tool_calls));
+        let limit = prepared.catalogue.options().max_argument_bytes;
+        state.tool_messages.push(assistant_tool_message(&response.content, &response.tool_calls, limit));
         request.messages.push(Message::Assistant {
             content: (!response.content.is_empty()).then(|| response.content.clone()),
             tool_calls: response.tool_calls.clone(),

@@ -82,12 +82,16 @@ impl App {
         Ok(registry)
     }
 
-    /// The store (`--db`, `$TOOLBRIDGE_DB` or the default path), scrubbing the process's secrets.
+    /// The store (`--db`, `$TOOLBRIDGE_DB` or the default path), scrubbing the process's secrets;
+    /// `TOOLBRIDGE_DB_BUSY_TIMEOUT_MS` sets how long a write waits for another process's lock.
     pub(crate) fn store(&self) -> CliResult<Arc<Store>> {
         let store = match self.db.as_deref() {
             Some(path) => Store::open(path),
             None => Store::open(&Store::default_path()),
         }?;
+        if let Some(ms) = std::env::var("TOOLBRIDGE_DB_BUSY_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+            store.set_busy_timeout(std::time::Duration::from_millis(ms))?;
+        }
         Ok(Arc::new(store.with_secrets(self.secrets.clone())))
     }
 

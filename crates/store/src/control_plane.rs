@@ -18,6 +18,28 @@ fn cp(error: StoreError) -> ControlPlaneError {
 /// The longest prompt kept in a record's summary columns.
 const PROMPT_CHARS: usize = 2000;
 
+/// How many times a write that found the database locked is tried again (each attempt waits
+/// up to the connection's busy timeout first).
+const BUSY_RETRIES: u32 = 3;
+
+/// Runs `write`, again after a pause while another process holds the database locked: an
+/// execution's record must not be lost to a long transaction elsewhere.
+fn busy_retry<T>(mut write: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match write() {
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if attempt < BUSY_RETRIES
+                    && matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200 << attempt));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// The secrets to scrub from one execution's record: the store's own, and the values
     /// behind the templates of the execution's servers (resolved as the runtime resolved them).
@@ -184,51 +206,53 @@ impl ControlPlane for Store {
         let (started, finished) = (record.started_at, record.finished_at);
         let duration = (finished - started).num_milliseconds().max(0);
         self.with(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute("DELETE FROM executions WHERE id = ?1", params![id])?;
-            tx.execute(
-                "INSERT INTO executions (id, agent_id, runtime_type, model, status, finish_reason, prompt, context_summary, result, error, started_at, finished_at, duration_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![id, agent, runtime, model, status, finish, prompt, summary.to_string(), result.to_string(), error, started.to_rfc3339(), finished.to_rfc3339(), duration],
-            )?;
-            for (seq, call) in calls.iter().enumerate() {
-                let text = |k: &str| call.get(k).and_then(Value::as_str).map(str::to_owned);
+            busy_retry(|| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                tx.execute("DELETE FROM executions WHERE id = ?1", params![id])?;
                 tx.execute(
-                    "INSERT INTO tool_calls (execution_id, seq, tool, tool_use_id, source, server, input, output, success, error, error_type, duration_ms, start_time, end_time, metadata)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    "INSERT INTO executions (id, agent_id, runtime_type, model, status, finish_reason, prompt, context_summary, result, error, started_at, finished_at, duration_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![id, agent, runtime, model, status, finish, prompt, summary.to_string(), result.to_string(), error, started.to_rfc3339(), finished.to_rfc3339(), duration],
+                )?;
+                for (seq, call) in calls.iter().enumerate() {
+                    let text = |k: &str| call.get(k).and_then(Value::as_str).map(str::to_owned);
+                    tx.execute(
+                        "INSERT INTO tool_calls (execution_id, seq, tool, tool_use_id, source, server, input, output, success, error, error_type, duration_ms, start_time, end_time, metadata)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                        params![
+                            id,
+                            i64::try_from(seq).unwrap_or(i64::MAX),
+                            text("tool").unwrap_or_default(),
+                            text("tool_use_id").unwrap_or_default(),
+                            text("source").unwrap_or_default(),
+                            text("server"),
+                            call.get("input").cloned().unwrap_or(Value::Null).to_string(),
+                            text("output").unwrap_or_default(),
+                            call.get("success").and_then(Value::as_bool).unwrap_or(false),
+                            text("error"),
+                            text("error_type"),
+                            call.get("duration_ms").and_then(Value::as_i64).unwrap_or(0),
+                            text("start_time").unwrap_or_default(),
+                            text("end_time").unwrap_or_default(),
+                            call.get("metadata").cloned().unwrap_or(Value::Null).to_string(),
+                        ],
+                    )?;
+                }
+                tx.execute(
+                    "INSERT INTO usage (execution_id, input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         id,
-                        i64::try_from(seq).unwrap_or(i64::MAX),
-                        text("tool").unwrap_or_default(),
-                        text("tool_use_id").unwrap_or_default(),
-                        text("source").unwrap_or_default(),
-                        text("server"),
-                        call.get("input").cloned().unwrap_or(Value::Null).to_string(),
-                        text("output").unwrap_or_default(),
-                        call.get("success").and_then(Value::as_bool).unwrap_or(false),
-                        text("error"),
-                        text("error_type"),
-                        call.get("duration_ms").and_then(Value::as_i64).unwrap_or(0),
-                        text("start_time").unwrap_or_default(),
-                        text("end_time").unwrap_or_default(),
-                        call.get("metadata").cloned().unwrap_or(Value::Null).to_string(),
+                        i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
+                        i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
+                        i64::try_from(usage.total_tokens).unwrap_or(i64::MAX),
+                        i64::try_from(usage.cache_read_tokens).unwrap_or(i64::MAX),
+                        usage.model_provider,
+                        Value::Object(usage.extra.clone()).to_string(),
                     ],
                 )?;
-            }
-            tx.execute(
-                "INSERT INTO usage (execution_id, input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    id,
-                    i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
-                    i64::try_from(usage.output_tokens).unwrap_or(i64::MAX),
-                    i64::try_from(usage.total_tokens).unwrap_or(i64::MAX),
-                    i64::try_from(usage.cache_read_tokens).unwrap_or(i64::MAX),
-                    usage.model_provider,
-                    Value::Object(usage.extra).to_string(),
-                ],
-            )?;
-            tx.commit()?;
-            Ok(())
+                tx.commit()?;
+                Ok(())
+            })
         })
         .await
         .map_err(cp)

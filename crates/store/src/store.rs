@@ -138,6 +138,13 @@ impl Store {
         Ok(Self { connection: Arc::new(Mutex::new(connection)), path, secrets: Secrets::from_env() })
     }
 
+    /// How long a write waits for another process's lock before it retries (default 10 s;
+    /// each record is tried 4 times).
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.connection.lock().unwrap_or_else(PoisonError::into_inner).busy_timeout(timeout)?;
+        Ok(())
+    }
+
     /// The store scrubbing `secrets` (the process's own set, shared with the logs and the pool)
     /// from every record it writes.
     #[must_use]

@@ -218,6 +218,11 @@ impl Catalogue {
         self.index.get(name).map(|&i| &self.entries[i])
     }
 
+    /// The catalogue's options.
+    pub fn options(&self) -> &CatalogueOptions {
+        &self.options
+    }
+
     /// Sources that could not list their tools.
     pub fn failures(&self) -> &[SourceFailure] {
         &self.failures

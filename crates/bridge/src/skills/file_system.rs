@@ -131,9 +131,10 @@ pub(crate) fn build(
 /// The one mapping from confined-I/O errors to tool-call errors.
 fn tool_error(error: ConfinedError) -> ToolError {
     match error {
-        ConfinedError::OutsideBaseDir { .. } | ConfinedError::LinkCountTooHigh { .. } => {
-            ToolError::outside_base_dir(error.to_string())
-        }
+        // A symlink is never followed: where it points is outside as far as this skill goes.
+        ConfinedError::OutsideBaseDir { .. }
+        | ConfinedError::LinkCountTooHigh { .. }
+        | ConfinedError::NotAFile { kind: "symbolic link", .. } => ToolError::outside_base_dir(error.to_string()),
         ConfinedError::TooLarge { .. } | ConfinedError::AlreadyExists { .. } => ToolError::denied(error.to_string()),
         ConfinedError::InvalidPattern { .. } | ConfinedError::NotAFile { .. } => {
             ToolError::invalid_arguments(error.to_string())

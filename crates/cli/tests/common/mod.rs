@@ -112,6 +112,11 @@ impl Env {
         (out, value)
     }
 
+    /// The database file.
+    pub(crate) fn db_path(&self) -> std::path::PathBuf {
+        self.db.path().join("tb.db")
+    }
+
     /// The raw bytes of the store: the database and its WAL/SHM files.
     pub(crate) fn store_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
