@@ -18,12 +18,17 @@ step "build binaries used by the tests"
 cargo build --workspace --bins --locked --features toolbridge-providers/fake-server
 
 step "tests"
+mkdir -p target
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
   cargo test --workspace --doc --locked
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
 fi
+# Tests that need a kernel feature (Landlock, namespaces) skip when it is missing, saying so.
+skipped=$(grep -c '^ *skipped: ' target/test-output.txt || true)
+echo "tests skipped for a missing kernel feature: ${skipped:-0}" >&2
+grep '^ *skipped: ' target/test-output.txt | sort | uniq -c >&2 || true
 
 for extra in scripts/test-*.sh; do
   [[ -e $extra ]] || continue

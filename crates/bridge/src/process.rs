@@ -111,7 +111,14 @@ impl Launcher {
 #[derive(Debug)]
 pub(crate) struct ChildProcess {
     group: Arc<Group>,
-    exit: watch::Receiver<Option<Option<ExitStatus>>>,
+    exit: watch::Receiver<Exit>,
+}
+
+/// Where the child is: running, or reaped (with its status when it could be read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Running,
+    Reaped(Option<ExitStatus>),
 }
 
 /// The process group, and whether its leader was reaped (after which its id may be reused
@@ -165,7 +172,7 @@ impl ChildProcess {
         let pid = child.id().ok_or_else(|| io::Error::other("the child exited before its pid was read"))?;
         let pipes = Pipes { stdin: child.stdin().take(), stdout: child.stdout().take(), stderr: child.stderr().take() };
         let group = Arc::new(Group { pid, reaped: Mutex::new(false), kill: CancellationToken::new() });
-        let (report, exit) = watch::channel(None);
+        let (report, exit) = watch::channel(Exit::Running);
         tokio::spawn(supervise(child, Arc::clone(&group), report));
         Ok((Self { group, exit }, pipes))
     }
@@ -189,10 +196,10 @@ impl ChildProcess {
     /// when it could be read.
     pub(crate) async fn exited(&self) -> Option<ExitStatus> {
         let mut exit = self.exit.clone();
-        match exit.wait_for(Option::is_some).await {
-            Ok(status) => status.flatten(),
+        match exit.wait_for(|exit| *exit != Exit::Running).await.map(|exit| *exit) {
+            Ok(Exit::Reaped(status)) => status,
             // The supervisor is gone (the runtime shut down): process-wrap killed the group.
-            Err(_) => None,
+            Ok(Exit::Running) | Err(_) => None,
         }
     }
 }
@@ -204,11 +211,7 @@ impl Drop for ChildProcess {
 }
 
 /// The only code that reaps the child.
-async fn supervise(
-    mut child: Box<dyn ChildWrapper>,
-    group: Arc<Group>,
-    report: watch::Sender<Option<Option<ExitStatus>>>,
-) {
+async fn supervise(mut child: Box<dyn ChildWrapper>, group: Arc<Group>, report: watch::Sender<Exit>) {
     tokio::select! {
         () = group.kill.cancelled() => {}
         () = leader_exit(group.pid) => {}
@@ -220,7 +223,7 @@ async fn supervise(
         *reaped = true;
     }
     let status = child.wait().await.ok();
-    report.send_replace(Some(status));
+    report.send_replace(Exit::Reaped(status));
 }
 
 /// Completes when process `pid` (our child) has exited, without reaping it.

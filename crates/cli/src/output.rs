@@ -38,6 +38,11 @@ fn write_stdout(bytes: &[u8]) {
     }
 }
 
+/// One line on stdout as it is, secrets included (`agent show --reveal`).
+pub(crate) fn line_unscrubbed(text: &str) {
+    write_stdout(format!("{text}\n").as_bytes());
+}
+
 /// Whether colours are on for `choice`.
 pub(crate) fn colors(choice: ColorChoice) -> bool {
     match choice {
@@ -68,11 +73,6 @@ impl Printer {
         let mut bytes = self.secrets.scrub(text).into_bytes();
         bytes.push(b'\n');
         write_stdout(&bytes);
-    }
-
-    /// One line on stdout as it is, secrets included (`agent show --reveal`).
-    pub(crate) fn line_unscrubbed(&self, text: &str) {
-        write_stdout(format!("{text}\n").as_bytes());
     }
 
     /// Text on stdout as it comes (streamed content).

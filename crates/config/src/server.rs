@@ -254,7 +254,7 @@ impl ServerSpec {
                     .enumerate()
                     .map(|(i, arg)| text(&format!("args[{i}]"), arg, &mut noted))
                     .collect::<Result<_, _>>()?;
-                let env = self.secret_map("env", &self.env, &mut text, &mut noted)?;
+                let env = secret_map("env", &self.env, &mut text, &mut noted)?;
                 let cwd = self.cwd.as_deref().map(|cwd| text("cwd", cwd, &mut noted)).transpose()?.map(PathBuf::from);
                 sandbox = self
                     .sandbox
@@ -272,7 +272,7 @@ impl ServerSpec {
                     return Err(err("url", format!("expected an http:// or https:// URL, got {url:?}")));
                 }
                 noted.extend(url_query_secrets(&url).map(str::to_owned));
-                let headers = self.secret_map("headers", &self.headers, &mut text, &mut noted)?;
+                let headers = secret_map("headers", &self.headers, &mut text, &mut noted)?;
                 TransportConfig::Http(HttpConfig { url, headers })
             }
             None => return Err(err("command", "a server needs `command` (stdio) or `url` (HTTP)".into())),
@@ -295,26 +295,6 @@ impl ServerSpec {
             inherit_env: self.inherit_env.is_some_and(|Flag(inherit)| inherit),
             secrets: noted.into_iter().map(SecretValue::new).collect(),
         })
-    }
-
-    /// Expands an `env`/`headers` map; values whose names look secret are noted whole.
-    fn secret_map(
-        &self,
-        field: &str,
-        entries: &BTreeMap<String, ScalarString>,
-        text: &mut impl FnMut(&str, &str, &mut Vec<String>) -> Result<String, ConfigError>,
-        noted: &mut Vec<String>,
-    ) -> Result<BTreeMap<String, SecretValue>, ConfigError> {
-        entries
-            .iter()
-            .map(|(key, value)| {
-                let expanded = text(&format!("{field}.{key}"), &value.0, noted)?;
-                if looks_secret(key) {
-                    noted.push(expanded.clone());
-                }
-                Ok((key.clone(), SecretValue::new(expanded)))
-            })
-            .collect()
     }
 
     /// The spec with every value that may be a secret masked: literal `env`/`headers` values
@@ -341,6 +321,25 @@ impl ServerSpec {
         }
         spec
     }
+}
+
+/// Expands an `env`/`headers` map; values whose names look secret are noted whole.
+fn secret_map(
+    field: &str,
+    entries: &BTreeMap<String, ScalarString>,
+    text: &mut impl FnMut(&str, &str, &mut Vec<String>) -> Result<String, ConfigError>,
+    noted: &mut Vec<String>,
+) -> Result<BTreeMap<String, SecretValue>, ConfigError> {
+    entries
+        .iter()
+        .map(|(key, value)| {
+            let expanded = text(&format!("{field}.{key}"), &value.0, noted)?;
+            if looks_secret(key) {
+                noted.push(expanded.clone());
+            }
+            Ok((key.clone(), SecretValue::new(expanded)))
+        })
+        .collect()
 }
 
 impl ServerConfig {

@@ -77,6 +77,16 @@ pub(crate) async fn send(
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, ProviderError> {
     let mut attempt = 0u32;
+    let mut delays = {
+        use backon::BackoffBuilder;
+        // Exponential with jitter, so that many clients retrying do not line up.
+        backon::ExponentialBuilder::default()
+            .with_min_delay(retry.base_delay)
+            .with_max_delay(retry.max_delay)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    };
     loop {
         let error = match build().timeout(timeout).send().await {
             Ok(response) if response.status().is_success() => return Ok(response),
@@ -108,11 +118,10 @@ pub(crate) async fn send(
         if !error.is_retryable() || attempt >= retry.max_retries {
             return Err(error);
         }
-        let backoff = retry.base_delay.saturating_mul(1u32 << attempt.min(16)).min(retry.max_delay);
-        let jittered = backoff.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+        let backoff = delays.next().unwrap_or(retry.max_delay);
         let delay = match &error {
             ProviderError::RateLimited { retry_after: Some(after), .. } => (*after).min(retry.max_delay),
-            _ => jittered,
+            _ => backoff,
         };
         tracing::warn!(url = %endpoint.url, error = %error, delay_ms = delay.as_millis() as u64, attempt, "model call failed; retrying");
         tokio::time::sleep(delay).await;

@@ -27,7 +27,7 @@ struct WordCountConfig {
 struct WordCountRuntime;
 
 impl WordCountRuntime {
-    fn count(&self, ctx: &RuntimeExecutionContext) -> Result<(usize, usize), RuntimeError> {
+    fn count(ctx: &RuntimeExecutionContext) -> Result<(usize, usize), RuntimeError> {
         let config: WordCountConfig = parse_runtime_config(ctx.runtime_config.as_ref())?;
         let min_len = config.min_len.unwrap_or(1);
         let words = ctx
@@ -70,7 +70,7 @@ impl Runtime for WordCountRuntime {
         ctx: &RuntimeExecutionContext,
         _scope: &ExecutionScope,
     ) -> Result<RuntimeExecutionResult, RuntimeError> {
-        let (words, history) = self.count(ctx)?;
+        let (words, history) = Self::count(ctx)?;
         let response = format!("{words} words in the prompt, {history} in the history");
         let usage = Usage { model_provider: Some("word_count".into()), ..Usage::new(words as u64, 1) };
         Ok(RuntimeExecutionResult::success(response).with_usage(usage))
@@ -88,7 +88,7 @@ impl Runtime for WordCountRuntime {
                 so_far.push_str(&chunk);
                 yield RuntimeExecutionResult::partial(so_far.clone());
             }
-            let (words, _) = self.count(&ctx)?;
+            let (words, _) = Self::count(&ctx)?;
             yield RuntimeExecutionResult::success(so_far).with_usage(Usage::new(words as u64, words as u64));
         })
     }

@@ -354,7 +354,7 @@ async fn invalid_runtime_config_is_rejected_naming_the_field() {
     assert!(error.contains("runtime_config.chunks"), "{error}");
     let result = f.runtime().execute(&ctx("x").runtime_config(json!({"chunkz": 2}))).await;
     assert!(result.error.unwrap().contains("chunkz"));
-    assert!(!f.journal().contains(&"impl".to_string()), "the implementation never ran");
+    assert!(!f.journal().contains(&"impl".to_owned()), "the implementation never ran");
 
     let err = f.registry.validate_config(&"echo".into(), Some(&json!({"delay_ms": "soon"}))).unwrap_err();
     assert!(err.to_string().contains("runtime_config.delay_ms"), "{err}");

@@ -69,3 +69,86 @@ pub fn gone_within(pid: i32, limit: Duration) -> bool {
     }
     !alive(pid)
 }
+
+/// The public API of a library crate as its source declares it: the `pub` items of `lib.rs`
+/// and of every `pub mod` (recursively), one line each, sorted. Items behind private modules
+/// are public only through `lib.rs`'s `pub use`, which is listed.
+pub fn public_api(crate_dir: &Path) -> Vec<String> {
+    let mut items = Vec::new();
+    collect_public(&crate_dir.join("src/lib.rs"), "", &mut items);
+    items.sort();
+    items.dedup();
+    items
+}
+
+fn collect_public(file: &Path, prefix: &str, items: &mut Vec<String>) {
+    let Ok(text) = std::fs::read_to_string(file) else { return };
+    let dir = if file.file_name().is_some_and(|n| n == "lib.rs" || n == "mod.rs") {
+        file.parent().map(Path::to_path_buf)
+    } else {
+        file.parent().map(|p| p.join(file.file_stem().unwrap_or_default()))
+    };
+    let mut depth = 0i32;
+    let mut open_use: Option<String> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(statement) = &mut open_use {
+            statement.push(' ');
+            statement.push_str(trimmed);
+            if trimmed.ends_with(';') {
+                items.push(format!("{prefix}{}", statement.split_whitespace().collect::<Vec<_>>().join(" ")));
+                open_use = None;
+            }
+            continue;
+        }
+        if depth == 0 && trimmed.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if depth == 0 && trimmed.starts_with("pub ") {
+            if trimmed.starts_with("pub use ") {
+                if trimmed.ends_with(';') {
+                    items.push(format!("{prefix}{trimmed}"));
+                } else {
+                    open_use = Some(trimmed.to_owned());
+                }
+                continue;
+            } else if let Some(module) = trimmed.strip_prefix("pub mod ").and_then(|m| m.strip_suffix(';')) {
+                items.push(format!("{prefix}pub mod {module}"));
+                if let Some(dir) = &dir {
+                    let path = if dir.join(format!("{module}.rs")).exists() {
+                        dir.join(format!("{module}.rs"))
+                    } else {
+                        dir.join(module).join("mod.rs")
+                    };
+                    collect_public(&path, &format!("{prefix}{module}::"), items);
+                }
+            } else {
+                let declaration = trimmed.split(['{', '(', '=', ';', '<']).next().unwrap_or_default().trim();
+                items.push(format!("{prefix}{declaration}"));
+            }
+        }
+        depth += count(trimmed, '{') - count(trimmed, '}');
+    }
+}
+
+/// Checks a crate's public API against its `public-api.txt` (rewritten when
+/// `UPDATE_PUBLIC_API=1`): widening or narrowing the API is a visible change in review.
+pub fn check_public_api(crate_dir: &Path) {
+    let listed = public_api(crate_dir).join("\n") + "\n";
+    let snapshot = crate_dir.join("public-api.txt");
+    if std::env::var_os("UPDATE_PUBLIC_API").is_some() {
+        std::fs::write(&snapshot, &listed).expect("write public-api.txt");
+        return;
+    }
+    let expected = std::fs::read_to_string(&snapshot).unwrap_or_default();
+    assert!(
+        expected == listed,
+        "the public API of {} changed; if that is intended, run `UPDATE_PUBLIC_API=1 cargo test public_api` and \
+         commit public-api.txt\n--- public-api.txt\n{expected}\n--- now\n{listed}",
+        crate_dir.display()
+    );
+}
+
+fn count(text: &str, c: char) -> i32 {
+    i32::try_from(text.matches(c).count()).unwrap_or(i32::MAX)
+}

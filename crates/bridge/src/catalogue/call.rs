@@ -181,7 +181,7 @@ async fn execute(
     if !input.is_object() {
         return Err(ToolError::invalid_arguments(format!("expected a JSON object, got {input}")));
     }
-    if let Some(validator) = catalogue.validator(entry)
+    if let Some(validator) = entry.validator()
         && let Err(errors) = validator.validate(&input)
     {
         return Err(ToolError::invalid_arguments(errors.to_string()));

@@ -111,6 +111,21 @@ pub(crate) struct Entry {
     validator: OnceLock<Option<ArgumentValidator>>,
 }
 
+impl Entry {
+    /// The tool's argument validator, compiled on first use.
+    pub(crate) fn validator(&self) -> Option<&ArgumentValidator> {
+        self.validator
+            .get_or_init(|| match ArgumentValidator::new(&Value::Object((*self.info.input_schema).clone())) {
+                Ok(validator) => Some(validator),
+                Err(error) => {
+                    warn!(tool = %self.info.name, error = %error, "tool schema does not compile; arguments are not validated");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
 /// The merged, named tool set of one execution. Cheap to share (`Arc<Catalogue>`).
 pub struct Catalogue {
     entries: Vec<Entry>,
@@ -280,18 +295,5 @@ impl Catalogue {
                 })
             })
             .collect()
-    }
-
-    pub(crate) fn validator<'e>(&self, entry: &'e Entry) -> Option<&'e ArgumentValidator> {
-        entry
-            .validator
-            .get_or_init(|| match ArgumentValidator::new(&Value::Object((*entry.info.input_schema).clone())) {
-                Ok(validator) => Some(validator),
-                Err(error) => {
-                    warn!(tool = %entry.info.name, error = %error, "tool schema does not compile; arguments are not validated");
-                    None
-                }
-            })
-            .as_ref()
     }
 }

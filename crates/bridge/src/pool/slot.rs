@@ -151,10 +151,11 @@ impl Slot {
             return Err(format!("gave up after {} restart attempts; last error: {last}", pool.options.max_restarts));
         }
         let attempts = if restart { pool.options.max_restarts.max(1) } else { 1 };
+        let mut delays = backoff(&pool.options);
         let mut last_error = String::new();
         for attempt in 0..attempts {
             if attempt > 0 {
-                tokio::time::sleep(backoff(&pool.options, attempt)).await;
+                tokio::time::sleep(delays.next().unwrap_or(pool.options.backoff_max)).await;
             }
             let span = info_span!("mcp_start", server = %self.config.name, attempt);
             match Connection::start(&self.config, &pool.tasks, &pool.options, &pool.launcher).instrument(span).await {
@@ -307,10 +308,14 @@ impl Slot {
     }
 }
 
-fn backoff(options: &PoolOptions, attempt: u32) -> Duration {
-    let exponential = options.backoff_base.saturating_mul(1u32 << attempt.min(16));
-    let capped = exponential.min(options.backoff_max);
-    // Jitter: 50–100 % of the delay, so restarts of many servers do not line up.
-    let jitter = 0.5 + rand::random::<f64>() * 0.5;
-    capped.mul_f64(jitter)
+/// The delays between restart attempts: exponential from `backoff_base` to `backoff_max`,
+/// with jitter so that restarts of many servers do not line up.
+fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(options.backoff_base)
+        .with_max_delay(options.backoff_max)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }

@@ -54,7 +54,7 @@ pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
             let shown = if reveal { agent.definition.clone() } else { masked(&agent.definition) };
             if reveal {
                 // Asked for: the stored values, unscrubbed.
-                printer.line_unscrubbed(&serde_json::to_string_pretty(&shown).unwrap_or_default());
+                crate::output::line_unscrubbed(&serde_json::to_string_pretty(&shown).unwrap_or_default());
             } else {
                 printer.json(&shown);
             }
