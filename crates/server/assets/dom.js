@@ -181,9 +181,13 @@ export function announce(message) {
   }, 50);
 }
 
-/** A view's loading / error placeholder. */
+/** A view's loading / empty / error placeholder; `error` ones are tagged `load-error`. */
 export function notice(kind, ...children) {
-  return h('div', { class: ['notice', `notice-${kind}`], role: kind === 'error' ? 'alert' : null }, ...children);
+  return h('div', {
+    class: ['notice', `notice-${kind}`],
+    role: kind === 'error' ? 'alert' : null,
+    'data-testid': kind === 'error' ? 'load-error' : null,
+  }, ...children);
 }
 
 // ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ const EVENT_TYPES = ['content_chunk', 'thinking_start', 'thinking_delta', 'think
   'tool_complete', 'usage', 'done'];
 const POLL_MS = 2000; // record polling when the stream is unavailable
 const TICK_MS = 250; // how often a running timeline advances
+const RENDER_DELAY_MS = 30; // coalesces bursts of events into one render
 const MAX_LOGGED_EVENTS = 400; // rows shown in the event log
 
 export function executionView(root, route) {
@@ -219,12 +220,15 @@ export function executionView(root, route) {
     return Date.now() - (Number.isFinite(state.minLag) ? Math.max(0, state.minLag) : 0);
   }
 
+  // Renders are coalesced on a short timer rather than requestAnimationFrame:
+  // bursts of events (a replay) cost one render, and timers keep running under
+  // headless Chromium's virtual time, which the check relies on.
   function scheduleRender() {
     if (state.frame || state.disposed) return;
-    state.frame = requestAnimationFrame(() => {
+    state.frame = setTimeout(() => {
       state.frame = 0;
       render();
-    });
+    }, RENDER_DELAY_MS);
   }
 
   function select(key) {
@@ -256,7 +260,9 @@ export function executionView(root, route) {
     }[state.streamState] || '';
     streamNote.className = `stream-note small ${state.streamState}`;
     prompt.textContent = record.prompt || '';
-    replaceIfChanged(errorBox, record.error ? notice('error', h('strong', { text: 'Error: ' }), record.error) : null);
+    replaceIfChanged(errorBox, record.error
+      ? h('div', { class: 'notice notice-error', 'data-testid': 'execution-error' }, h('strong', { text: 'Error: ' }), record.error)
+      : null);
 
     renderFacts(record, model, status);
     renderUsage(record, running);
@@ -369,7 +375,7 @@ export function executionView(root, route) {
       state.source = null;
       stopPolling();
       clearTimeout(state.tick);
-      cancelAnimationFrame(state.frame);
+      clearTimeout(state.frame);
       resize.disconnect();
     },
   };

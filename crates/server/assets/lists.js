@@ -240,7 +240,7 @@ function executionRow(row, key) {
   const tr = h('tr', {
     'data-testid': 'execution-row',
     class: ['clickable', row.status === 'running' && 'is-running'],
-    dataset: { id: row.id, status: row.status, agent: row.agent_id },
+    dataset: { id: row.id, status: row.status, agent: row.agent_id, started: row.started_at },
     on: {
       click: (event) => {
         // The id cell holds the real link; the rest of the row is a convenience.
