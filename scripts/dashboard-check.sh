@@ -111,7 +111,7 @@ assert timeline timeline \
   bars='[["files__read_file",118,"success"],["files__read_file",74,"success"],["testbed__sum",36,"success"],["testbed__lookup",412,"failed"],["wait__sleep",254,"success"]]' \
   parallel=call_01_read_file,call_02_read_file turns=4 \
   input_tokens=4434 output_tokens=249 total_tokens=4683 finish_reason=stop status=success cancel_visible=no \
-  response_contains="add up to **100**" selected_input='"ledger-total"' selected_error="503 Service Unavailable"
+  response_contains="add up to 100 (alpha" response_tag=strong:100 selected_input='"ledger-total"' selected_error="503 Service Unavailable"
 
 # (4) A running execution followed live over SSE until it ended.
 RUN=$(new_run)

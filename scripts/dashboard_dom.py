@@ -200,6 +200,11 @@ def check_timeline(doc: Node, c: Checker, args: dict) -> None:
         response = doc.find("response")
         c.expect(response is not None and args["response_contains"] in response.text(),
                  f"the response text contains {args['response_contains']!r}")
+    if "response_tag" in args:  # e.g. strong:100 — Markdown rendered as elements
+        tag, text = args["response_tag"].split(":", 1)
+        response = doc.find("response")
+        c.expect(response is not None and any(n.tag == tag and n.text() == text for n in response.walk()),
+                 f"the response renders <{tag}>{text}</{tag}>")
     if "selected_input" in args:
         panel = doc.find("call-input")
         c.expect(panel is not None and args["selected_input"] in panel.text(),

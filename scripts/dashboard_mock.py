@@ -21,6 +21,7 @@ execution started at boot is listed first (newest) with status `running`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import mimetypes
 import os
@@ -488,7 +489,7 @@ class Store:
         prompts = ["Say hello through the testbed", "Summarise notes.md", "Add the first row to the second",
                    "What is in the workspace?", "Echo the date", "Check the ledger total"]
         for i in range(24):
-            eid = str(uuid.UUID(int=(0x1000 + i) * 0x1234567 % (1 << 128), version=4))
+            eid = str(uuid.UUID(bytes=hashlib.sha256(f"fixture-{i}".encode()).digest()[:16], version=4))
             agent = ("demo", "researcher", "demo", "py-plugin")[i % 4]
             model = {"demo": "scripted:fixtures/transcripts/demo.json", "researcher": "anthropic:claude-sonnet-4-5",
                      "py-plugin": "echo"}[agent]

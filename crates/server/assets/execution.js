@@ -15,6 +15,7 @@ import {
   shortId, statusBadge, toHash,
 } from './dom.js';
 import { errorText } from './lists.js';
+import { renderMarkdown } from './markdown.js';
 import { buildTimeline, renderTimeline } from './timeline.js';
 
 const EVENT_TYPES = ['content_chunk', 'thinking_start', 'thinking_delta', 'thinking_complete', 'tool_start',
@@ -42,6 +43,8 @@ export function executionView(root, route) {
     poll: null,
     cancelling: false,
     lastStatus: null,
+    rawResponse: false,
+    shownResponse: null,
   };
 
   // -- skeleton --------------------------------------------------------------
@@ -61,11 +64,20 @@ export function executionView(root, route) {
       h('li', {}, h('span', { class: ['swatch', `status-${s}`], 'aria-hidden': 'true' }), s)),
     h('li', {}, h('span', { class: 'swatch turn', 'aria-hidden': 'true' }), 'model turn'));
   const detail = h('section', { class: 'panel detail', 'data-testid': 'detail-panel', 'aria-labelledby': 'detail-title' });
-  const responseText = h('pre', { class: 'response', 'data-testid': 'response', tabindex: '0' });
+  const responseText = h('div', { class: 'response markdown', 'data-testid': 'response', tabindex: '0' });
+  const rawToggle = h('button', { type: 'button', class: 'link-button small', 'aria-pressed': 'false',
+    'data-testid': 'raw-toggle',
+    on: { click: () => {
+      state.rawResponse = !state.rawResponse;
+      rawToggle.setAttribute('aria-pressed', String(state.rawResponse));
+      state.shownResponse = null;
+      scheduleRender();
+    } } }, 'Show raw text');
   const thinking = h('details', { class: 'thinking', hidden: true },
-    h('summary', { text: 'Thinking' }), h('pre', { class: 'response thinking-text' }));
+    h('summary', { text: 'Thinking' }), h('pre', { class: 'thinking-text' }));
   const responsePanel = h('section', { class: 'panel', 'aria-labelledby': 'response-title' },
-    h('h2', { id: 'response-title', text: 'Response' }), thinking, responseText);
+    h('div', { class: 'panel-head' }, h('h2', { id: 'response-title', text: 'Response' }), rawToggle),
+    thinking, responseText);
   const eventCount = h('span', { class: 'count' });
   const eventList = h('ol', { class: 'event-log' });
   const eventsPanel = h('details', { class: 'panel events', 'data-testid': 'events-log' },
@@ -338,7 +350,12 @@ export function executionView(root, route) {
   function renderResponse(record, running) {
     const streamed = state.events.filter((e) => e.type === 'content_chunk').map((e) => e.text || '').join('');
     const text = !running && record.response ? record.response : streamed || record.response || '';
-    if (responseText.textContent !== text) responseText.textContent = text;
+    if (state.shownResponse !== text) {
+      state.shownResponse = text;
+      // Rendered Markdown is built from DOM nodes (markdown.js), never from an HTML string.
+      if (state.rawResponse) replace(responseText, h('pre', { class: 'raw', text }));
+      else replace(responseText, renderMarkdown(text));
+    }
     responseText.classList.toggle('empty', !text);
     responseText.dataset.placeholder = running ? 'waiting for the response…' : 'no response text';
     const thought = state.events.filter((e) => e.type === 'thinking_delta').map((e) => e.text || '').join('');

@@ -306,7 +306,8 @@ export function renderTimeline(el, model, { selected, onSelect, now }) {
   for (let lane = 0; lane < lanes; lane++) {
     const inLane = placed.filter((p) => p.lane === lane);
     laneRows.push(h('div', { class: 'tl-row tl-tool-row', dataset: { lane } },
-      h('div', { class: 'tl-label', id: `tl-lane-${lane}` }, lane === 0 ? 'Tools' : h('span', { class: 'muted' }, `${lane + 1}`)),
+      h('div', { class: 'tl-label', id: `tl-lane-${lane}` },
+        lane === 0 ? 'Tools' : h('span', { class: 'visually-hidden', text: `Tools, lane ${lane + 1}` })),
       h('div', { class: 'tl-track', role: 'group', 'aria-labelledby': `tl-lane-${lane}` },
         inLane.map((p) => toolBar(p, { pct, widthPct, displayEnd, selected, onSelect, model })))));
   }
