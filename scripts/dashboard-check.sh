@@ -117,13 +117,13 @@ assert timeline timeline \
 RUN=$(new_run)
 dump live "#/executions/$RUN?token=$TOKEN" 2000
 assert timeline live \
-  bars='[["files__list_directory",420,"success"],["testbed__echo",260,"success"],["files__read_file",650,"success"],["testbed__slow_add",1200,"success"],["testbed__validate",380,"failed"]]' \
-  turns=3 events=27 min_live_events=20 status=success finish_reason=stop cancel_visible=no \
+  bars='[["files__list_directory",420,"success"],["testbed__slow_add",2000,"success"],["files__read_file",650,"success"],["testbed__echo",260,"success"],["testbed__validate",380,"failed"]]' \
+  parallel=call_01_list_directory,call_02_slow_add turns=3 events=27 min_live_events=20 status=success finish_reason=stop cancel_visible=no \
   response_contains="slow adder confirmed" total_tokens=2964
 
 # (5) A running execution cancelled half-way (through the API, while the page follows it).
 RUN=$(new_run)
-( sleep 2.6; api POST "/api/v1/executions/$RUN/cancel" >"$WORK/cancel.json" ) &
+( sleep 2.2; api POST "/api/v1/executions/$RUN/cancel" >"$WORK/cancel.json" ) &
 CANCELLER=$!
 dump cancelled "#/executions/$RUN?token=$TOKEN" 2000
 wait "$CANCELLER" || fail "the cancel request failed"
@@ -133,7 +133,7 @@ assert timeline cancelled status=cancelled finish_reason=cancelled cancel_visibl
 # (6) A stored cancelled execution: the calls the cancel cut short are shown cancelled.
 dump cancelled-stored "#/executions/$CANCELLED?token=$TOKEN"
 assert timeline cancelled-stored \
-  bars='[["files__list_directory",420,"success"],["testbed__echo",260,"success"],["files__read_file",476,"cancelled"],["testbed__slow_add",466,"cancelled"],["testbed__validate",380,"failed"]]' \
+  bars='[["files__list_directory",420,"success"],["testbed__slow_add",2000,"success"],["files__read_file",378,"cancelled"],["testbed__echo",260,"success"],["testbed__validate",348,"cancelled"]]' \
   status=cancelled finish_reason=cancelled cancel_visible=no error_contains="execution cancelled"
 
 # (7) Agents: runtime, model, MCP servers with their transport, skills; text stays text.
@@ -143,12 +143,19 @@ assert agents agents count=3 servers='demo:testbed:stdio;researcher:fetch:stdio;
 
 [ "$FAILURES" -eq 0 ] || fail "$FAILURES DOM check(s) failed (DOM dumps in $OUT/*.html)"
 
+# --- interactive (CDP): what a DOM dump cannot show -----------------------------------
+# A running execution mid-run, clicks on a bar and on Cancel, the token form, the
+# run form and the list's live refresh.
+echo "dashboard-check: interactive checks"
+CHROMIUM=$CHROMIUM python3 scripts/dashboard_cdp.py "$BASE" "$TOKEN" "$OUT" \
+  || fail "an interactive check failed"
+
 # --- screenshots ----------------------------------------------------------------------
 echo "dashboard-check: screenshots"
 shot timeline-light "#/executions/$SHOWCASE?call=call_04_lookup&token=$TOKEN" light
 shot timeline-dark "#/executions/$SHOWCASE?call=call_01_read_file&token=$TOKEN" dark
 shot executions-light "#/executions?token=$TOKEN" light
 shot agents-dark "#/agents?token=$TOKEN" dark
-for f in timeline-light timeline-dark executions-light agents-dark; do echo "  $OUT/$f.png"; done
+for f in timeline-light timeline-dark executions-light agents-dark running-light cancelled-dark; do echo "  $OUT/$f.png"; done
 
 echo "dashboard-check: all checks passed"

@@ -314,7 +314,7 @@ class Execution:
         with self.lock:
             if self.cancel_at_ms is not None:
                 return self.cancel_at_ms
-        return self.plan.duration_ms * 0.6 if self.forced_status == "cancelled" else None
+        return self.plan.duration_ms * 0.75 if self.forced_status == "cancelled" else None
 
     def summary(self) -> dict:
         r = self.record()
@@ -374,15 +374,15 @@ FAILED_SCRIPT = [
 ]
 
 LIVE_SCRIPT = [
-    ("model", 900, 702, 58, "", "Plan: list the workspace, read the data, then sum it."),
+    ("model", 900, 702, 58, "", "Plan: list the workspace and start the slow adder, then read the data."),
     ("tools", [
         call("files__list_directory", {"path": "."}, 420, output="notes.md\nnumbers.csv\n"),
-        call("testbed__echo", {"text": "starting"}, 260, offset_ms=40, output="starting"),
+        call("testbed__slow_add", {"a": 12, "b": 30, "delay_ms": 2000}, 2000, offset_ms=40, output="42"),
     ]),
     ("model", 1100, 905, 44, "", None),
     ("tools", [
         call("files__read_file", {"path": "numbers.csv"}, 650, output=NUMBERS_CSV),
-        call("testbed__slow_add", {"a": 12, "b": 30, "delay_ms": 1200}, 1200, offset_ms=10, output="42"),
+        call("testbed__echo", {"text": "checking"}, 260, offset_ms=10, output="checking"),
         call("testbed__validate", {"schema": "ledger", "strict": True}, 380, offset_ms=30, success=False,
              error="invalid arguments: 'schema' must be one of [csv, json]", error_type="invalid_arguments"),
     ]),

@@ -406,6 +406,7 @@ function agentCard(agent) {
 // ---------------------------------------------------------------------------
 
 const CAPABILITIES = ['streaming', 'tools', 'mcp', 'hooks', 'cancellation', 'conversation_history', 'custom_tools'];
+const CAPABILITY_LABELS = { mcp: 'MCP', conversation_history: 'History', custom_tools: 'Custom tools' };
 
 export function runtimesView(root) {
   const body = h('div', {}, notice('loading', 'Loading runtimes…'));
@@ -421,7 +422,8 @@ export function runtimesView(root) {
         h('th', { scope: 'col', text: 'Runtime' }),
         h('th', { scope: 'col', text: 'Kind' }),
         h('th', { scope: 'col', text: 'Description' }),
-        CAPABILITIES.map((c) => h('th', { scope: 'col', class: 'cap', text: c.replace(/_/g, ' ') })))),
+        CAPABILITIES.map((c) => h('th', { scope: 'col', class: 'cap', title: c,
+          text: CAPABILITY_LABELS[c] || c[0].toUpperCase() + c.slice(1) })))),
       h('tbody', {}, runtimes.map((rt) => h('tr', { 'data-testid': 'runtime-row', dataset: { runtime: rt.runtime_type } },
         h('th', { scope: 'row' }, h('code', { text: rt.runtime_type }),
           rt.runtime_config_schema && Object.keys(rt.runtime_config_schema).length
