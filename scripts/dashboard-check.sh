@@ -96,7 +96,7 @@ dump auth "#/executions"
 assert auth_prompt auth
 
 # (2) The list, with the token given in the URL as the tests do.
-dump list "#/executions?token=$TOKEN"
+dump list "#token=$TOKEN"
 assert list list min_rows=20 more=yes expect_id=$SHOWCASE expect_status=success statuses=success,error,cancelled,interrupted
 dump list-error "#/executions?status=error&token=$TOKEN"
 assert list list-error status=error expect_id=$FAILED expect_status=error

@@ -213,6 +213,16 @@ def run(base: str, token: str, out: str) -> list[str]:
             raise CheckFailed("the token was not kept in sessionStorage")
         passed.append("a 401 opens the token form; the entered token is kept and the page loads")
 
+        # 1b. `#token=…` in the initial URL: kept, then stripped from the address bar.
+        b.eval("sessionStorage.clear(); true")
+        b.goto(f"{base}/#token={token}")
+        b.wait(f"{q('execution-row')}", "the list loaded with the token from #token=")
+        if b.eval("location.href").find(token) != -1:
+            raise CheckFailed("the token is still in the address bar")
+        if b.eval("sessionStorage.getItem('toolbridge.token')") != token:
+            raise CheckFailed("#token= was not kept in sessionStorage")
+        passed.append("#token=… is kept in sessionStorage and stripped from the address bar")
+
         # 2. "New run": POST ?async=true, then the new execution opens, running and live.
         b.goto(f"{base}/#/executions")
         b.wait(f"{q('execution-row')}", "the list loaded")

@@ -48,7 +48,8 @@ export function executionView(root, route) {
   };
 
   // -- skeleton --------------------------------------------------------------
-  const statusSlot = h('span', { class: 'status-slot', 'aria-live': 'polite', 'data-testid': 'execution-status' });
+  // Status changes are announced once, through the page's live region (announce()).
+  const statusSlot = h('span', { class: 'status-slot', 'data-testid': 'execution-status' });
   const streamNote = h('span', { class: 'stream-note small', 'data-testid': 'stream-state' });
   const cancelButton = h('button', { type: 'button', class: 'danger', 'data-testid': 'cancel-button', hidden: true,
     on: { click: cancel } }, 'Cancel');
@@ -260,6 +261,7 @@ export function executionView(root, route) {
     // Header
     if (status !== state.lastStatus) {
       replace(statusSlot, statusBadge(status));
+      if (status !== 'running') cancelNote.textContent = '';
       if (state.lastStatus === 'running') announce(`Execution ${shortId(id)} finished: ${status}`);
       state.lastStatus = status;
     }
@@ -272,8 +274,12 @@ export function executionView(root, route) {
     }[state.streamState] || '';
     streamNote.className = `stream-note small ${state.streamState}`;
     prompt.textContent = record.prompt || '';
+    // A cancelled or interrupted execution carries an `error` too; it is not a failure.
+    const errorKind = { cancelled: 'muted', interrupted: 'warn' }[status] || 'error';
     replaceIfChanged(errorBox, record.error
-      ? h('div', { class: 'notice notice-error', 'data-testid': 'execution-error' }, h('strong', { text: 'Error: ' }), record.error)
+      ? h('div', { class: ['notice', `notice-${errorKind}`], 'data-testid': 'execution-error' },
+        h('strong', { text: errorKind === 'error' ? 'Error: ' : `${status[0].toUpperCase()}${status.slice(1)}: ` }),
+        record.error)
       : null);
 
     renderFacts(record, model, status);
