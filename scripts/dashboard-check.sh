@@ -25,8 +25,9 @@ CANCELLED=c2e4a6b8-d0f2-4a1c-8e3b-5d7f9b1c3e05
 
 WORK=$(mktemp -d)
 MOCK_PID=""
+MOCK2_PID=""
 cleanup() {
-  if [ -n "$MOCK_PID" ]; then kill "$MOCK_PID" 2>/dev/null || true; wait "$MOCK_PID" 2>/dev/null || true; fi
+  for pid in $MOCK_PID $MOCK2_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -34,19 +35,26 @@ trap cleanup EXIT
 fail() { echo "dashboard-check: FAIL: $*" >&2; exit 1; }
 
 # --- the mock ----------------------------------------------------------------------
-python3 scripts/dashboard_mock.py --port 0 --token "$TOKEN" --no-live --quiet >"$WORK/mock.out" 2>"$WORK/mock.err" &
-MOCK_PID=$!
-for _ in $(seq 50); do
-  [ -s "$WORK/mock.out" ] && break
-  kill -0 "$MOCK_PID" 2>/dev/null || { cat "$WORK/mock.err" >&2; fail "the mock exited at start"; }
-  sleep 0.1
-done
-PORT=$(head -1 "$WORK/mock.out")
-[[ "$PORT" =~ ^[0-9]+$ ]] || fail "the mock printed no port (got '$PORT')"
+start_mock() { # NAME FLAGS...: starts a mock, sets MOCK_PORT and LAST_PID
+  local name=$1
+  shift
+  python3 scripts/dashboard_mock.py --port 0 --token "$TOKEN" --quiet "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  LAST_PID=$!
+  for _ in $(seq 50); do
+    [ -s "$WORK/$name.out" ] && break
+    kill -0 "$LAST_PID" 2>/dev/null || { cat "$WORK/$name.err" >&2; fail "the mock exited at start"; }
+    sleep 0.1
+  done
+  MOCK_PORT=$(head -1 "$WORK/$name.out")
+  [[ "$MOCK_PORT" =~ ^[0-9]+$ ]] || fail "the mock printed no port (got '$MOCK_PORT')"
+}
+start_mock mock --no-live
+MOCK_PID=$LAST_PID
+PORT=$MOCK_PORT
 BASE="http://127.0.0.1:$PORT"
 echo "dashboard-check: mock on $BASE, $($CHROMIUM --version 2>/dev/null)"
 
-api() { # METHOD PATH [BODY]
+api() { # METHOD PATH [BODY] (against $BASE)
   python3 - "$BASE" "$TOKEN" "$@" <<'EOF'
 import json, sys, urllib.request
 base, token, method, path = sys.argv[1:5]
@@ -136,7 +144,17 @@ assert timeline cancelled-stored \
   bars='[["files__list_directory",420,"success"],["testbed__slow_add",2000,"success"],["files__read_file",378,"cancelled"],["testbed__echo",260,"success"],["testbed__validate",348,"cancelled"]]' \
   status=cancelled finish_reason=cancelled cancel_visible=no error_contains="execution cancelled"
 
-# (7) Agents: runtime, model, MCP servers with their transport, skills; text stays text.
+# (7) The stream refused (a second mock answers /events with 503): the page says so,
+#     polls the record instead, and still offers Cancel while the execution runs.
+start_mock mock2 --no-live --refuse-events
+MOCK2_PID=$LAST_PID
+RUN2=$(BASE="http://127.0.0.1:$MOCK_PORT" new_run)
+chrome --virtual-time-budget=3000 --dump-dom "http://127.0.0.1:$MOCK_PORT/#/executions/$RUN2?token=$TOKEN" >"$WORK/no-stream.html" \
+  || fail "chromium could not dump the no-stream page"
+cp "$WORK/no-stream.html" "$OUT/no-stream.html"
+assert timeline no-stream status=running cancel_visible=yes stream_state="live stream unavailable"
+
+# (8) Agents: runtime, model, MCP servers with their transport, skills; text stays text.
 dump agents "#/agents?token=$TOKEN"
 assert agents agents count=3 servers='demo:testbed:stdio;researcher:fetch:stdio;researcher:kb:http' \
   skills='demo:files;demo:wait;researcher:shell' text='<b>(HTML in text must show as text)</b>'

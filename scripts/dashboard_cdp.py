@@ -37,6 +37,71 @@ class CheckFailed(Exception):
     pass
 
 
+# Unit checks of timeline.js's pure model, run in the page (no Node needed).
+UNIT_JS = r"""
+(async () => {
+  const { buildTimeline, batchesOf, tickStep } = await import('./timeline.js');
+  const fails = [];
+  const eq = (got, want, what) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) fails.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  };
+  const T = (ms) => new Date(Date.UTC(2025, 0, 1, 12, 0, 0) + ms).toISOString();
+  const rc = (id, tool, a, b, ok = true, extra = {}) => ({ tool, tool_use_id: id, source: 'mcp', server: 's', input: {},
+    output: 'x', success: ok, error: ok ? null : 'boom', error_type: ok ? null : 'tool_error', duration_ms: b - a,
+    start_time: T(a), end_time: T(b), metadata: {}, ...extra });
+  const rec = (calls, end, status = 'success') => ({ id: 'e', status, started_at: T(0), finished_at: end === null ? null : T(end),
+    tool_calls: calls });
+  let seq = 0;
+  const ev = (type, at, fields = {}) => ({ type, seq: ++seq, ts: T(at), ...fields });
+
+  // 1. No events: turns are the gaps around tool batches, marked inferred.
+  let m = buildTimeline({ record: rec([rc('a', 't1', 100, 200), rc('b', 't2', 110, 250), rc('c', 't3', 400, 450)], 600), events: [], now: 0 });
+  eq(m.turns.map((t) => [t.start - m.start, t.end - m.start, t.inferred]), [[0, 100, true], [250, 400, true], [450, 600, true]], 'inferred turns');
+  eq(batchesOf(m.calls).length, 2, 'two batches');
+
+  // 2. Usage events: turn k starts where the batch after turn k-1 ended.
+  seq = 0;
+  const events = [ev('usage', 100, { input_tokens: 10, output_tokens: 2, total_tokens: 12 }),
+    ev('tool_start', 101, { tool_name: 't1', tool_args: { q: 1 }, tool_execution_id: 'a' }),
+    ev('tool_start', 102, { tool_name: 't2', tool_args: {}, tool_execution_id: 'b' }),
+    ev('tool_complete', 150, { tool_name: 't1', tool_execution_id: 'a', status: 'success', output: 'ok', error: null, duration_ms: 49 }),
+    ev('tool_complete', 302, { tool_name: 't2', tool_execution_id: 'b', status: 'failed', output: '', error: 'bad', duration_ms: 200 }),
+    ev('usage', 500, { input_tokens: 30, output_tokens: 5, total_tokens: 35 }),
+    ev('done', 501, { finish_reason: 'stop' })];
+  m = buildTimeline({ record: rec([], 501), events, now: 0 });
+  eq(m.turns.map((t) => [t.start - m.start, t.end - m.start, t.usage.total_tokens]), [[0, 100, 12], [302, 500, 23]], 'turns from usage events');
+  eq(m.calls.map((c) => [c.id, c.status, c.durationMs]), [['a', 'success', 49], ['b', 'failed', 200]], 'calls from events');
+
+  // 3. Record calls win over events; unmatched ids fall back to the tool name.
+  m = buildTimeline({ record: rec([rc('x1', 't1', 101, 149), rc('b', 't2', 102, 300, false)], 501), events, now: 0 });
+  eq(m.calls.map((c) => [c.id, c.durationMs, c.status, c.fromRecord]), [['a', 48, 'success', true], ['b', 198, 'failed', true]], 'record merged');
+  eq(m.calls.length, 2, 'no duplicate calls');
+
+  // 4. Running: an open call is running; after a finished batch the model is at work.
+  seq = 0;
+  const live = [ev('usage', 100, { total_tokens: 5 }), ev('tool_start', 110, { tool_name: 't', tool_args: {}, tool_execution_id: 'r' })];
+  m = buildTimeline({ record: rec([], null, 'running'), events: live, now: Date.parse(T(400)) });
+  eq([m.running, m.calls[0].status, m.end - m.start, m.turns.length], [true, 'running', 400, 1], 'running call');
+  live.push(ev('tool_complete', 300, { tool_name: 't', tool_execution_id: 'r', status: 'success', output: '', error: null, duration_ms: 190 }));
+  m = buildTimeline({ record: rec([], null, 'running'), events: live, now: Date.parse(T(400)) });
+  eq(m.turns.map((t) => [t.start - m.start, t.running]), [[0, false], [300, true]], 'model at work after the batch');
+
+  // 5. A stream resumed mid-call (tool_complete without tool_start) is placed by its duration.
+  seq = 0;
+  m = buildTimeline({ record: rec([], 500), events: [ev('tool_complete', 300, { tool_name: 't', tool_execution_id: 'z', status: 'failed', output: '', error: 'cancelled', duration_ms: 100 })], now: 0 });
+  eq([m.calls[0].start - m.start, m.calls[0].status], [200, 'cancelled'], 'resumed stream');
+
+  // 6. An interrupted execution: a call that never completed is shown cancelled, up to the last known time.
+  seq = 0;
+  m = buildTimeline({ record: rec([], null, 'interrupted'), events: [ev('tool_start', 50, { tool_name: 't', tool_args: {}, tool_execution_id: 'q' }), ev('content_chunk', 80, { text: 'a' })], now: Date.parse(T(9999)) });
+  eq([m.running, m.calls[0].status, m.calls[0].neverCompleted, m.end - m.start], [false, 'cancelled', true, 80], 'interrupted');
+
+  eq([tickStep(3349, 10), tickStep(60000, 6), tickStep(7, 5)], [500, 10000, 2], 'tick steps');
+  return fails;
+})()
+"""
+
+
 class WebSocket:
     """Just enough of a WebSocket client for CDP: masked text frames out,
     (possibly fragmented) text frames in, pings answered."""
@@ -212,6 +277,14 @@ def run(base: str, token: str, out: str) -> list[str]:
         if b.eval("sessionStorage.getItem('toolbridge.token')") != token:
             raise CheckFailed("the token was not kept in sessionStorage")
         passed.append("a 401 opens the token form; the entered token is kept and the page loads")
+
+        # 1a. The timeline model's edge cases, in the page.
+        failures = b.eval(UNIT_JS)
+        if not isinstance(failures, list):
+            raise CheckFailed(f"the timeline model checks did not run (got {failures!r})")
+        if failures:
+            raise CheckFailed("timeline model: " + "; ".join(failures))
+        passed.append("timeline model: inferred turns, usage-delimited turns, record/event merge, running, resumed, interrupted")
 
         # 1b. `#token=…` in the initial URL: kept, then stripped from the address bar.
         b.eval("sessionStorage.clear(); true")

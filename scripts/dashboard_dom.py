@@ -213,6 +213,10 @@ def check_timeline(doc: Node, c: Checker, args: dict) -> None:
         panel = doc.find("call-error")
         c.expect(panel is not None and args["selected_error"] in panel.text(),
                  f"the selected call's error shows {args['selected_error']!r}")
+    if "stream_state" in args:
+        note = doc.find("stream-state")
+        c.expect(note is not None and args["stream_state"] in note.text(),
+                 f"the stream state says {args['stream_state']!r} (got {note.text() if note else None!r})")
     if "error_contains" in args:
         box = doc.find("execution-error")
         c.expect(box is not None and args["error_contains"] in box.text(),

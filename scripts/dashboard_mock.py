@@ -549,6 +549,7 @@ class Handler(BaseHTTPRequestHandler):
     token: str | None
     assets: Path
     quiet: bool
+    refuse_events = False
 
     def log_message(self, fmt, *args):  # noqa: N802 - http.server's name
         if not self.quiet:
@@ -682,6 +683,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {"cancelled": execution.cancel()})
             if parts[2:] == ["events"]:
                 self.only(method, "GET")
+                if self.refuse_events:
+                    raise ApiError(503, "unavailable", "event streaming is switched off (--refuse-events)")
                 return self.events(execution)
         raise ApiError(404, "not_found", f"no such endpoint: /api/v1/{'/'.join(parts)}")
 
@@ -765,6 +768,8 @@ def main() -> int:
     parser.add_argument("--live-scale", type=float, default=1.0,
                         help="slow down (>1) or speed up (<1) live executions")
     parser.add_argument("--no-live", action="store_true", help="do not start a live execution at boot")
+    parser.add_argument("--refuse-events", action="store_true",
+                        help="answer /events with 503, to exercise the dashboard's polling fallback")
     parser.add_argument("--quiet", action="store_true", help="no request log on stderr")
     args = parser.parse_args()
 
@@ -772,6 +777,7 @@ def main() -> int:
     if not args.no_live:
         store.start_live("demo", "List the workspace, sum numbers.csv and validate the ledger")
     Handler.store, Handler.token, Handler.assets, Handler.quiet = store, args.token, args.assets, args.quiet
+    Handler.refuse_events = args.refuse_events
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True
     print(server.server_address[1], flush=True)

@@ -21,6 +21,7 @@ import { buildTimeline, renderTimeline } from './timeline.js';
 const EVENT_TYPES = ['content_chunk', 'thinking_start', 'thinking_delta', 'thinking_complete', 'tool_start',
   'tool_complete', 'usage', 'done'];
 const POLL_MS = 2000; // record polling when the stream is unavailable
+const MAX_REOPENS = 3; // stream retries after a refusal, while polling
 const TICK_MS = 250; // how often a running timeline advances
 const RENDER_DELAY_MS = 30; // coalesces bursts of events into one render
 const MAX_LOGGED_EVENTS = 400; // rows shown in the event log
@@ -44,6 +45,7 @@ export function executionView(root, route) {
     cancelling: false,
     lastStatus: null,
     rawResponse: false,
+    reopens: 0,
     shownResponse: null,
   };
 
@@ -194,9 +196,16 @@ export function executionView(root, route) {
 
   function startPolling() {
     stopPolling();
-    state.poll = setInterval(() => {
-      if (!isRunning()) stopPolling();
-      else refreshRecord();
+    state.poll = setInterval(async () => {
+      if (!isRunning()) return stopPolling();
+      await refreshRecord();
+      // Whatever refused the stream (a token entered since, a restart) may have
+      // passed: try it again a few times while the execution runs.
+      if (isRunning() && !state.source && !state.disposed && state.reopens < MAX_REOPENS) {
+        state.reopens += 1;
+        stopPolling();
+        openStream();
+      }
     }, POLL_MS);
   }
 
