@@ -266,17 +266,29 @@ def run(base: str, token: str, out: str) -> list[str]:
     passed: list[str] = []
     b = Browser()
     try:
-        # 1. The token form: a 401 opens it; entering the token loads the page.
-        b.goto(f"{base}/#/agents")
-        b.wait(f"{q('token-dialog')}.open", "the token form opened after a 401")
-        b.eval(f"document.getElementById('token-input').value = {json.dumps(token)};"
-               f"{q('token-form')}.requestSubmit(); true")
-        b.wait("document.querySelectorAll('[data-testid=agent-row]').length === 3", "the agents loaded after the token was entered")
-        if b.eval(f"{q('token-dialog')}.open"):
+        # 1. The token form: a 401 opens it; dismissed, it stays closed (the list keeps
+        #    polling) until "Enter token"; a wrong token is refused; the right one is kept.
+        dialog = q("token-dialog")
+        b.goto(f"{base}/#/executions")
+        b.wait(f"{dialog}.open", "the token form opened after a 401")
+        b.eval("document.getElementById('token-cancel').click(); true")
+        b.wait(q("enter-token"), "the page offers 'Enter token' after the form was dismissed")
+        time.sleep(0.5)
+        if b.eval(f"{dialog}.open"):
+            raise CheckFailed("the token form reopened by itself after it was dismissed")
+        b.eval(f"{q('enter-token')}.click(); true")
+        b.wait(f"{dialog}.open", "'Enter token' opened the form")
+        submit = f"{q('token-form')}.requestSubmit(); true"
+        b.eval(f"document.getElementById('token-input').value = 'wrong-token'; {submit}")
+        b.wait(f"{dialog}.open && !document.getElementById('token-error').hidden", "a wrong token is refused in the form")
+        b.eval(f"document.getElementById('token-input').value = {json.dumps(token)}; {submit}")
+        b.wait(q("execution-row"), "the list loaded after the right token was entered")
+        if b.eval(f"{dialog}.open"):
             raise CheckFailed("the token form stayed open")
         if b.eval("sessionStorage.getItem('toolbridge.token')") != token:
             raise CheckFailed("the token was not kept in sessionStorage")
-        passed.append("a 401 opens the token form; the entered token is kept and the page loads")
+        passed.append("401 → token form; dismissed it stays closed until 'Enter token'; a wrong token is refused; "
+                      "the right one is kept and the list loads")
 
         # 1a. The timeline model's edge cases, in the page.
         failures = b.eval(UNIT_JS)

@@ -54,10 +54,23 @@ export function onTokenNeeded(fn) {
   askForToken = fn;
 }
 
+// Once the person dismissed the form, background refreshes must not reopen it
+// every few seconds: it comes back only through allowTokenPrompt() (a button).
+let dismissed = false;
+
+/** Lets the next 401 ask for the token again (after the person dismissed the form). */
+export function allowTokenPrompt() {
+  dismissed = false;
+}
+
 // Concurrent 401s share one prompt instead of stacking a form per request.
 function askOnce(reason) {
+  if (dismissed) return Promise.resolve(null);
   if (!pendingAsk) {
-    pendingAsk = Promise.resolve(askForToken(reason)).finally(() => {
+    pendingAsk = Promise.resolve(askForToken(reason)).then((entered) => {
+      if (!entered) dismissed = true;
+      return entered;
+    }).finally(() => {
       pendingAsk = null;
     });
   }

@@ -14,7 +14,7 @@ import {
   setHashQuietly,
   shortId, statusBadge, toHash,
 } from './dom.js';
-import { errorText } from './lists.js';
+import { errorNotice, errorText } from './lists.js';
 import { renderMarkdown } from './markdown.js';
 import { buildTimeline, renderTimeline } from './timeline.js';
 
@@ -115,7 +115,10 @@ export function executionView(root, route) {
       if (err instanceof ApiError && err.status === 404) {
         replace(message, notice('error', `No execution ${id}. `, h('a', { href: '#/executions', text: 'Back to the list' }), '.'));
       } else {
-        replace(message, notice('error', `Could not load the execution: ${errorText(err)}`));
+        replace(message, errorNotice('Could not load the execution', err, () => {
+          replace(message);
+          load();
+        }));
       }
       view.classList.add('failed-load');
       return;
@@ -190,7 +193,7 @@ export function executionView(root, route) {
       state.record = await api(`api/v1/executions/${encodeURIComponent(id)}`);
       scheduleRender();
     } catch (err) {
-      replace(message, notice('error', `Could not refresh: ${errorText(err)}`));
+      replace(message, errorNotice('Could not refresh', err, refreshRecord));
     }
   }
 

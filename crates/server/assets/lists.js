@@ -1,6 +1,6 @@
 /*! The list views: executions (filtered, paginated, live-refreshed), agents and runtimes. */
 
-import { api, ApiError, withQuery } from './api.js';
+import { allowTokenPrompt, api, ApiError, withQuery } from './api.js';
 import {
   announce, fmtAgo, fmtDateTime, fmtInt, fmtMs, h, notice, prettyJson, replace, setHashQuietly,
   shortId, statusBadge, toHash,
@@ -15,10 +15,21 @@ const POLL_IDLE_MS = 10_000; // otherwise, to pick up new executions; paused whi
 /** A one-line message for an API or network error. */
 export function errorText(err) {
   if (err instanceof ApiError) {
-    if (err.status === 401) return 'This server needs an API token. Reload the page to enter it.';
+    if (err.status === 401) return 'this server needs an API token.';
     return `${err.message}${err.field ? ` (field: ${err.field})` : ''}`;
   }
   return String(err && err.message ? err.message : err);
+}
+
+/**
+ * An error notice; for a 401 (the token form was dismissed) it carries an
+ * "Enter token" button that asks again and calls `retry`.
+ */
+export function errorNotice(prefix, err, retry) {
+  const needsToken = err instanceof ApiError && err.status === 401;
+  return notice('error', `${prefix}: ${errorText(err)} `,
+    needsToken && retry ? h('button', { type: 'button', class: 'secondary small', 'data-testid': 'enter-token',
+      on: { click: () => { allowTokenPrompt(); retry(); } } }, 'Enter token') : null);
 }
 
 let agentsCache = null; // one fetch of the agent names per page load, for filters and the run form
@@ -129,7 +140,7 @@ export function executionsView(root, route) {
       render();
     } catch (err) {
       if (state.disposed || generation !== state.generation) return;
-      replace(message, notice('error', `Could not load the executions: ${errorText(err)}`));
+      replace(message, errorNotice('Could not load the executions', err, refresh));
     }
     schedule();
   }
@@ -146,7 +157,7 @@ export function executionsView(root, route) {
       state.nextCursor = data.next_cursor || null;
       render();
     } catch (err) {
-      replace(message, notice('error', `Could not load more: ${errorText(err)}`));
+      replace(message, errorNotice('Could not load more', err, more));
     } finally {
       moreButton.disabled = false;
     }
@@ -336,7 +347,7 @@ export function agentsView(root, route) {
       if (card) card.scrollIntoView({ block: 'start' });
     }
   }).catch((err) => {
-    if (!disposed) replace(list, notice('error', `Could not load the agents: ${errorText(err)}`));
+    if (!disposed) replace(list, errorNotice('Could not load the agents', err, () => location.reload()));
   });
 
   return { dispose() { disposed = true; } };
@@ -439,7 +450,7 @@ export function runtimesView(root) {
             h('span', { class: 'visually-hidden', text: yes ? 'yes' : 'no' }));
         })))))));
   }).catch((err) => {
-    if (!disposed) replace(body, notice('error', `Could not load the runtimes: ${errorText(err)}`));
+    if (!disposed) replace(body, errorNotice('Could not load the runtimes', err, () => location.reload()));
   });
   return { dispose() { disposed = true; } };
 }
