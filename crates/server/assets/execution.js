@@ -10,12 +10,11 @@
 
 import { api, ApiError, eventsUrl } from './api.js';
 import {
-  announce, fmtClock, fmtDateTime, fmtInt, fmtMs, h, notice, parseTime, prettyJson, replace, replaceIfChanged,
-  setHashQuietly,
+  announce, fmtClock, fmtDateTime, fmtInt, fmtMs, h, notice, parseTime, prettyJson, renderMarkdown, replace,
+  replaceIfChanged, setHashQuietly,
   shortId, statusBadge, toHash,
 } from './dom.js';
 import { errorNotice, errorText } from './lists.js';
-import { renderMarkdown } from './markdown.js';
 import { buildTimeline, renderTimeline } from './timeline.js';
 
 const EVENT_TYPES = ['content_chunk', 'thinking_start', 'thinking_delta', 'thinking_complete', 'tool_start',
@@ -370,7 +369,7 @@ export function executionView(root, route) {
     const text = !running && record.response ? record.response : streamed || record.response || '';
     if (state.shownResponse !== text) {
       state.shownResponse = text;
-      // Rendered Markdown is built from DOM nodes (markdown.js), never from an HTML string.
+      // Rendered Markdown is built from DOM nodes (dom.js), never from an HTML string.
       if (state.rawResponse) replace(responseText, h('pre', { class: 'raw', text }));
       else replace(responseText, renderMarkdown(text));
     }
