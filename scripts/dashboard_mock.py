@@ -14,8 +14,38 @@ Python standard library only. Usage:
     python3 scripts/dashboard_mock.py [--port 8787] [--token SECRET] [--live-scale 1.0]
 
 With `--port 0` the bound port is printed on stdout as the first line.
-Well-known ids (stable across runs): SHOWCASE_ID, FAILED_ID below; the live
-execution started at boot is listed first (newest) with status `running`.
+Well-known ids (stable across runs): SHOWCASE_ID, FAILED_ID, CANCELLED_ID and
+INTERRUPTED_ID below. Mock-only switches: `--no-live` (no live run at boot),
+`--live-scale` (slower/faster live runs), `--refuse-events` (/events answers 503,
+to exercise the dashboard's polling fallback).
+
+What the dashboard relies on, beyond the endpoint list (the real server should
+keep these):
+- It calls the API with paths relative to the page (`api/v1/...`, `healthz`), so
+  it works at `/` and under a prefix. Assets are flat files in one folder; `.js`
+  must be served as `text/javascript` (ES modules refuse other types).
+- Any 401 on /api/* means "ask for the token". `/events` also accepts the token
+  as `?access_token=` (EventSource cannot send headers); no other endpoint does.
+- SSE: `id:` is the event's `seq`, strictly increasing from 1 per execution; the
+  dashboard drops any `seq` it has seen (EventSource reconnects with
+  Last-Event-ID). The last message is `event: result` with the full execution;
+  the dashboard closes the stream on it (otherwise EventSource reconnects when the
+  server closes). An execution with no stored events may send `result` only:
+  the timeline then infers model turns from the gaps between tool calls.
+- `tool_use_id` in a ToolCallRecord equals `tool_execution_id` in the events (the
+  join key; a name-in-order match is the fallback). A call cut short by a cancel
+  has `error_type: "cancelled"` in the record; in events it is `tool_complete`
+  with `status: "failed"` and an `error` mentioning "cancel".
+- While running, `GET /executions/{id}` has `status: "running"` and null
+  `finished_at`/`duration_ms`/`finish_reason`; its `tool_calls` may list the calls
+  finished so far (the mock does) and `usage` may lag: the dashboard shows the
+  latest `usage` event then. Before `result` arrives, `done.finish_reason` maps to
+  a status: stop/length/tool_use → success, error → error, cancelled → cancelled.
+- List: newest first by `started_at`; `limit` 1..200 (default 20 here); the cursor
+  is opaque. A refresh re-reads the first page with `limit` = rows shown (≤ 200).
+- `POST /api/v1/executions?async=true` `{agent, prompt}` → 202 `{execution_id}`;
+  an error's `field` (`agent`, `prompt`) is highlighted in the run form.
+- Times are RFC 3339 with milliseconds and `Z`.
 """
 
 from __future__ import annotations
