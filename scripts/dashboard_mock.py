@@ -203,15 +203,13 @@ class Plan:
 
 
 class Execution:
-    def __init__(self, exec_id, agent, prompt, started_at: datetime, plan: Plan, *, live=False, scale=1.0,
-                 status=None, model="scripted:fixtures/transcripts/demo.json", runtime_type="agent_loop") -> None:
+    def __init__(self, exec_id, agent, prompt, started_at: datetime, plan: Plan, *, live=False, status=None, model="scripted:fixtures/transcripts/demo.json", runtime_type="agent_loop") -> None:
         self.id = exec_id
         self.agent = agent
         self.prompt = prompt
         self.started_at = started_at
         self.plan = plan
         self.live = live
-        self.scale = scale  # live only: real ms per plan ms
         self.forced_status = status  # "cancelled"/"interrupted" fixtures
         self.model = model
         self.runtime_type = runtime_type
@@ -223,11 +221,10 @@ class Execution:
         """Plan milliseconds elapsed so far (infinite for a stored execution)."""
         if not self.live:
             return float("inf")
-        real = (datetime.now(timezone.utc) - self.started_at).total_seconds() * 1000
-        return real / self.scale
+        return (datetime.now(timezone.utc) - self.started_at).total_seconds() * 1000
 
     def at(self, plan_ms: float) -> datetime:
-        return self.started_at + timedelta(milliseconds=plan_ms * (self.scale if self.live else 1))
+        return self.started_at + timedelta(milliseconds=plan_ms)
 
     # -- events -----------------------------------------------------------
     def all_events(self) -> tuple[list[dict], bool]:
@@ -330,7 +327,7 @@ class Execution:
             "prompt": self.prompt,
             "started_at": rfc3339(self.started_at),
             "finished_at": finished_at,
-            "duration_ms": int(end_ms * (self.scale if self.live else 1)) if end_ms is not None else None,
+            "duration_ms": int(end_ms) if end_ms is not None else None,
             "error": error,
             "usage": usage,
             "response": response,
@@ -510,6 +507,22 @@ RUNTIMES = [
 ]
 
 
+def scaled(script: list, k: float) -> list:
+    """The script with every duration and offset multiplied by k."""
+    if k == 1:
+        return script
+    out = []
+    for step in script:
+        if step[0] == "model":
+            out.append((step[0], int(step[1] * k), *step[2:]))
+        elif step[0] == "tools":
+            out.append(("tools", [{**c, "duration_ms": int(c["duration_ms"] * k), "offset_ms": int(c["offset_ms"] * k)}
+                                  for c in step[1]]))
+        else:
+            out.append(step)
+    return out
+
+
 class Store:
     def __init__(self, live_scale: float) -> None:
         self.lock = threading.Lock()
@@ -541,8 +554,8 @@ class Store:
             self.executions[e.id] = e
 
     def start_live(self, agent: str, prompt: str) -> Execution:
-        e = Execution(str(uuid.uuid4()), agent, prompt, datetime.now(timezone.utc), Plan(LIVE_SCRIPT),
-                      live=True, scale=self.live_scale)
+        e = Execution(str(uuid.uuid4()), agent, prompt, datetime.now(timezone.utc),
+                      Plan(scaled(LIVE_SCRIPT, self.live_scale)), live=True)
         self.add(e)
         return e
 
