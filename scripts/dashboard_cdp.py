@@ -368,6 +368,17 @@ def run(base: str, token: str, out: str) -> list[str]:
         b.wait(f"{row} && {row}.dataset.status === 'running'", "the new execution is listed running")
         b.wait(f"{row} && {row}.dataset.status === 'success'", "the list shows it finished", timeout=15)
         passed.append("the list refreshes a running row until it finishes")
+
+        # 7. "More" follows the cursor and appends the next page.
+        count = "document.querySelectorAll('[data-testid=execution-row]').length"
+        before = b.eval(count)
+        b.eval(f"{q('more-button')}.click(); true")
+        b.wait(f"{count} > {before}", "More loaded the next page")
+        after = b.eval(count)
+        ids = b.eval("[...document.querySelectorAll('[data-testid=execution-row]')].map((r) => r.dataset.id)")
+        if len(set(ids)) != len(ids):
+            raise CheckFailed("the next page repeated rows")
+        passed.append(f"More appends the next page ({before} → {after} rows)")
     finally:
         b.close()
     return passed

@@ -24,6 +24,9 @@ const MAX_REOPENS = 3; // stream retries after a refusal, while polling
 const TICK_MS = 250; // how often a running timeline advances
 const RENDER_DELAY_MS = 30; // coalesces bursts of events into one render
 const MAX_LOGGED_EVENTS = 400; // rows shown in the event log
+// An event received within this time of its timestamp arrived live rather than as
+// part of a replay (counted in the timeline's data-live-events, for tests).
+const LIVE_LAG_MS = 5000;
 
 export function executionView(root, route) {
   const id = route.path[1];
@@ -33,7 +36,7 @@ export function executionView(root, route) {
     events: [],
     lastSeq: 0,
     minLag: Infinity, // smallest (receive time − event ts): maps local time onto the server's clock
-    liveEvents: 0, // events that arrived while the execution ran (not replayed)
+    liveEvents: 0, // events received within LIVE_LAG_MS of their timestamp (live, not replayed)
     source: null,
     streamState: 'idle', // idle | connecting | live | closed | unavailable
     selected: selectionFrom(route.query),
@@ -182,7 +185,7 @@ export function executionView(root, route) {
     if (at !== null) {
       const lag = Date.now() - at;
       state.minLag = Math.min(state.minLag, lag);
-      if (lag < 3000) state.liveEvents += 1;
+      if (lag < LIVE_LAG_MS) state.liveEvents += 1;
     }
     scheduleRender();
   }
