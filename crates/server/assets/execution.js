@@ -110,8 +110,10 @@ export function executionView(root, route) {
 
   // -- data ------------------------------------------------------------------
   async function load() {
+    replace(message, notice('loading', 'Loading the execution…'));
     try {
       state.record = await api(`api/v1/executions/${encodeURIComponent(id)}`);
+      replace(message);
     } catch (err) {
       if (state.disposed) return;
       if (err instanceof ApiError && err.status === 404) {
