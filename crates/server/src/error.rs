@@ -165,7 +165,9 @@ pub(crate) fn body_error(error: &serde_path_to_error::Error<serde_json::Error>) 
         field = if field.is_empty() { missing.to_owned() } else { format!("{field}.{missing}") };
     }
     if let Some(unknown) = text.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
-        field = if field.is_empty() { unknown.to_owned() } else { format!("{field}.{unknown}") };
+        if !field.ends_with(unknown) {
+            field = if field.is_empty() { unknown.to_owned() } else { format!("{field}.{unknown}") };
+        }
     }
     let message = strip_position(&text);
     let message = if field.is_empty() { message } else { format!("{field}: {message}") };

@@ -94,6 +94,22 @@ pub(crate) fn schemas() -> Value {
     let status = json!({"type": "string", "enum": ["running", "success", "error", "cancelled", "interrupted"]});
     let finish =
         json!({"type": ["string", "null"], "enum": ["stop", "length", "tool_use", "error", "cancelled", null]});
+    let definition = json!({
+        "type": "object", "required": ["name"], "additionalProperties": false,
+        "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"},
+            "description": string, "runtime": {"type": "string", "default": "agent_loop"},
+            "model_id": nullable("string"), "model": nullable("string"), "system_prompt": string,
+            "runtime_config": {"type": ["object", "null"]}, "model_config": {"type": ["object", "null"]},
+            "mcp_servers": {"$ref": "#/components/schemas/McpServers"},
+            "skills": {"type": "array", "items": {"type": "object", "required": ["name", "type"]}},
+            "policy": {"type": ["object", "null"]},
+        },
+    });
+    let mut agent = definition.clone();
+    agent["required"] = json!(["name", "runtime", "mcp_servers", "skills", "created_at", "updated_at"]);
+    agent["properties"]["created_at"] = time.clone();
+    agent["properties"]["updated_at"] = time.clone();
     json!({
         "Error": {
             "type": "object", "required": ["error"],
@@ -107,23 +123,8 @@ pub(crate) fn schemas() -> Value {
         "OpenApi": {"type": "object", "required": ["openapi", "paths"]},
         "McpServers": {"type": "object", "description": "name → {command, args, env, cwd} or {url, headers} (DESIGN.md); literal secret values masked as `[redacted]` in answers",
             "additionalProperties": {"type": "object"}},
-        "AgentDefinition": {
-            "type": "object", "required": ["name"], "additionalProperties": false,
-            "properties": {
-                "name": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$"},
-                "description": string, "runtime": {"type": "string", "default": "agent_loop"},
-                "model_id": nullable("string"), "model": nullable("string"), "system_prompt": string,
-                "runtime_config": {"type": ["object", "null"]}, "model_config": {"type": ["object", "null"]},
-                "mcp_servers": {"$ref": "#/components/schemas/McpServers"},
-                "skills": {"type": "array", "items": {"type": "object", "required": ["name", "type"]}},
-                "policy": {"type": ["object", "null"]},
-            },
-        },
-        "Agent": {
-            "allOf": [{"$ref": "#/components/schemas/AgentDefinition"}],
-            "type": "object", "required": ["name", "runtime", "mcp_servers", "skills", "created_at", "updated_at"],
-            "properties": {"created_at": time, "updated_at": time},
-        },
+        "AgentDefinition": definition,
+        "Agent": agent,
         "AgentList": {"type": "object", "required": ["agents"], "properties": {
             "agents": {"type": "array", "items": {"$ref": "#/components/schemas/Agent"}},
         }},
