@@ -164,10 +164,10 @@ pub(crate) fn body_error(error: &serde_path_to_error::Error<serde_json::Error>) 
     if let Some(missing) = text.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
         field = if field.is_empty() { missing.to_owned() } else { format!("{field}.{missing}") };
     }
-    if let Some(unknown) = text.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
-        if !field.ends_with(unknown) {
-            field = if field.is_empty() { unknown.to_owned() } else { format!("{field}.{unknown}") };
-        }
+    if let Some(unknown) = text.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next())
+        && !field.ends_with(unknown)
+    {
+        field = if field.is_empty() { unknown.to_owned() } else { format!("{field}.{unknown}") };
     }
     let message = strip_position(&text);
     let message = if field.is_empty() { message } else { format!("{field}: {message}") };

@@ -92,7 +92,7 @@ impl Executions {
     /// [`LiveExecution`].
     pub(crate) fn start(
         self: &Arc<Self>,
-        handle: RuntimeHandle,
+        handle: &RuntimeHandle,
         context: RuntimeExecutionContext,
     ) -> Result<Arc<LiveExecution>, ApiError> {
         let started = Started {

@@ -85,15 +85,15 @@ where
 
 /// A finished execution's stored events after `after`, then `result`.
 pub(crate) fn replay(
-    events: Vec<TimedEvent>,
+    events: &[TimedEvent],
     after: u64,
     result: String,
-    secrets: Secrets,
+    secrets: &Secrets,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let messages: Vec<_> = events
         .iter()
         .filter(|e| e.seq > after)
-        .map(|e| Ok(event_message(e, &secrets)))
+        .map(|e| Ok(event_message(e, secrets)))
         .chain(std::iter::once(Ok(result_message(result))))
         .collect();
     futures::stream::iter(messages)

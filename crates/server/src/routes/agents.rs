@@ -110,17 +110,18 @@ fn keep_masked_secrets(new: &mut McpServers, old: &McpServers) {
         let Some(previous) = old.0.get(name) else { continue };
         for (entries, before) in [(&mut spec.env, &previous.env), (&mut spec.headers, &previous.headers)] {
             for (key, value) in entries.iter_mut() {
-                if value.0 == MASK {
-                    if let Some(kept) = before.get(key) {
-                        value.clone_from(kept);
-                    }
+                if value.0 == MASK
+                    && let Some(kept) = before.get(key)
+                {
+                    value.clone_from(kept);
                 }
             }
         }
-        if let (Some(url), Some(before)) = (&spec.url, &previous.url) {
-            if url.contains(MASK) && previous.masked().url.as_deref() == Some(url.as_str()) {
-                spec.url = Some(before.clone());
-            }
+        if let (Some(url), Some(before)) = (&spec.url, &previous.url)
+            && url.contains(MASK)
+            && previous.masked().url.as_deref() == Some(url.as_str())
+        {
+            spec.url = Some(before.clone());
         }
     }
 }

@@ -135,7 +135,7 @@ pub(crate) async fn create(
     context.runtime_config = runtime_config;
     context.user_metadata = request.user_metadata;
     let id = context.execution_id.to_string();
-    let live = state.executions.start(handle, context)?;
+    let live = state.executions.start(&handle, context)?;
     if mode.background {
         return Ok(json_text(StatusCode::ACCEPTED, json!({"execution_id": id}).to_string()));
     }
@@ -266,7 +266,8 @@ pub(crate) async fn events(
         }
         let events = state.store.execution_events(&full).await.unwrap_or_default();
         let result = finale(&state, &full).await;
-        for message in futures::StreamExt::collect::<Vec<_>>(sse::replay(events, after, result, state.secrets.clone())).await {
+        let replay = sse::replay(&events, after, result, &state.secrets);
+        for message in futures::StreamExt::collect::<Vec<_>>(replay).await {
             yield message;
         }
     };
