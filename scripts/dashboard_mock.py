@@ -44,7 +44,11 @@ keep these):
 - List: newest first by `started_at`; `limit` 1..200 (default 20 here); the cursor
   is opaque. A refresh re-reads the first page with `limit` = rows shown (≤ 200).
 - `POST /api/v1/executions?async=true` `{agent, prompt}` → 202 `{execution_id}`;
-  an error's `field` (`agent`, `prompt`) is highlighted in the run form.
+  an error's `field` (`agent`, `prompt`) is highlighted in the run form (422 for a
+  bad field, 404 for an unknown agent). Without `async`, the answer is the
+  RuntimeExecutionResult plus `execution_id` (not the whole execution).
+- The real server is `toolbridge server` (crates/server, docs/http-api.md);
+  scripts/dashboard-check-server.sh runs the browser checks against it.
 - Times are RFC 3339 with milliseconds and `Z`.
 """
 
@@ -759,17 +763,26 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_json()
         agent = body.get("agent")
         prompt = body.get("prompt")
+        # As the real server: a well-formed body with a bad field is 422 naming it.
         if not isinstance(agent, str) or not any(a["name"] == agent for a in AGENTS):
-            raise ApiError(400 if agent is None else 404, "invalid_argument" if agent is None else "not_found",
-                           "agent is required" if agent is None else f"no agent named {agent!r}", "agent")
+            raise ApiError(422 if not isinstance(agent, str) else 404,
+                           "invalid_field" if not isinstance(agent, str) else "not_found",
+                           "agent: missing field `agent`" if agent is None else f"no agent named {agent!r}", "agent")
         if not isinstance(prompt, str) or not prompt.strip():
-            raise ApiError(400, "invalid_argument", "prompt must be a non-empty string", "prompt")
+            raise ApiError(422, "invalid_field", "prompt must not be empty", "prompt")
         execution = self.store.start_live(agent, prompt)
         if query.get("async", ["false"])[0] == "true":
             return self.send_json(202, {"execution_id": execution.id})
         while execution.status() == "running":
             time.sleep(0.05)
-        return self.send_json(200, execution.record())
+        # The real server answers the RuntimeExecutionResult with the execution's id.
+        r = execution.record()
+        return self.send_json(200, {
+            "execution_id": r["id"], "response": r["response"], "usage": r["usage"],
+            "success": r["status"] == "success", "finish_reason": r["finish_reason"],
+            "run_id": r["metadata"]["run_id"], "model": r["model"], "tool_execution_messages": r["tool_calls"],
+            "tool_messages": None, "error": r["error"], "metadata": r["metadata"],
+        })
 
     def events(self, execution: Execution) -> None:
         try:
