@@ -83,12 +83,12 @@ impl Cli {
 
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
-/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`,
-/// which answers many clients at once, gets one worker per core. `TOOLBRIDGE_WORKER_THREADS`
+/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`
+/// and `server`, which answer many clients at once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS`
 /// overrides both (`1`: current-thread, `N`: N workers).
 fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_)) { 0 } else { 1 });
+    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_) | Command::Server(_)) { 0 } else { 1 });
     match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         0 => tokio::runtime::Builder::new_multi_thread(),
@@ -102,11 +102,12 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
 
 async fn dispatch(app: &App, command: Command) -> CliResult {
     crate::signals::install();
-    // `run` and `serve` handle termination themselves (cancel and store; shut down cleanly);
+    // `run`, `serve` and `server` handle termination themselves (cancel and store; shut down cleanly);
     // any other command just stops, its pool's process groups killed as it is dropped.
     match command {
         Command::Run(args) => return crate::commands::run::run(app, args).await,
         Command::Serve(args) => return crate::commands::serve::run(app, args).await,
+        Command::Server(args) => return crate::commands::server::run(app, args).await,
         _ => {}
     }
     tokio::select! {
@@ -131,6 +132,8 @@ async fn other(app: &App, command: Command) -> CliResult {
             app.printer.write(&String::from_utf8_lossy(&script));
             Ok(())
         }
-        Command::Run(_) | Command::Serve(_) => Err(CliError::failure("internal error: command dispatched twice")),
+        Command::Run(_) | Command::Serve(_) | Command::Server(_) => {
+            Err(CliError::failure("internal error: command dispatched twice"))
+        }
     }
 }

@@ -11,7 +11,9 @@
 //! log kept (from the execution's [`CallLog`](crate::CallLog) when the implementation left
 //! none), `run_id` set (the execution id when the runtime has no id of its own),
 //! `user_metadata` kept in the result's metadata, and the execution record handed to the
-//! control plane.
+//! control plane — with the execution's events, numbered and timed ([`TimedEvent`]): every
+//! event the runtime emits goes through the execution's event log on its way to the caller's
+//! callback, and both paths end with `done`.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -33,6 +35,7 @@ use crate::context::{ExecutionId, RuntimeExecutionContext};
 use crate::control_plane::{ControlPlane, ExecutionRecord, ExecutionStart, InMemoryControlPlane};
 use crate::error::RuntimeError;
 use crate::event::{EventCallback, ExecutionEvent};
+use crate::event_log::{EventLog, TimedEvent};
 use crate::result::{FinishReason, RuntimeExecutionResult};
 use crate::runtime::{ExecutionScope, Runtime};
 use crate::runtime_config::ConfigError;
@@ -201,10 +204,14 @@ impl RuntimeHandle {
                 Err(error) => return RuntimeExecutionResult::failure(error.to_string()),
             };
             let token = registration.token().clone();
-            let scope = self.scope(context, token.clone(), None);
+            let log = EventLog::new();
+            let scope = self.scope(context, token.clone(), log.callback(None));
             self.record_start(context, started_at).await;
             let mut result = self.run(context, &scope, &token).await;
-            self.finish(context, &scope, &mut result, started_at).await;
+            if let Some(finish_reason) = result.finish_reason {
+                scope.emit(&ExecutionEvent::Done { finish_reason });
+            }
+            self.finish(context, &scope, &mut result, started_at, &log).await;
             drop(registration);
             result
         }
@@ -307,13 +314,15 @@ impl RuntimeHandle {
         result
     }
 
+    /// The scope of one execution; its events go through `events` (the execution's log).
     fn scope(
         &self,
         context: &RuntimeExecutionContext,
         token: CancellationToken,
-        events: Option<EventCallback>,
+        events: EventCallback,
     ) -> ExecutionScope {
-        ExecutionScope::new(context.execution_id.clone(), token, events, Arc::clone(&self.inner.deps.control_plane))
+        let control_plane = Arc::clone(&self.inner.deps.control_plane);
+        ExecutionScope::new(context.execution_id.clone(), token, Some(events), control_plane)
     }
 
     async fn record_start(&self, context: &RuntimeExecutionContext, started_at: DateTime<Utc>) {
@@ -332,6 +341,7 @@ impl RuntimeHandle {
         scope: &ExecutionScope,
         result: &mut RuntimeExecutionResult,
         started_at: DateTime<Utc>,
+        log: &EventLog,
     ) {
         let id = &context.execution_id;
         if result.tool_execution_messages.is_none() && !scope.call_log().is_empty() {
@@ -346,10 +356,16 @@ impl RuntimeHandle {
         if let Err(error) = control_plane.report_usage(id, &result.usage).await {
             warn!(error = %error, "could not report usage");
         }
+        let (events, dropped) = log.snapshot();
+        if dropped > 0 {
+            result.metadata.insert("events_not_kept".into(), Value::from(dropped));
+        }
+        let events: &[TimedEvent] = &events;
         let record = ExecutionRecord {
             runtime_type: &self.inner.runtime_type,
             context,
             result,
+            events,
             started_at,
             finished_at: Utc::now(),
         };
@@ -384,7 +400,8 @@ impl RuntimeHandle {
                 }
             };
             let token = registration.token().clone();
-            let scope = this.scope(&context, token.clone(), events.clone());
+            let log = EventLog::new();
+            let scope = this.scope(&context, token.clone(), log.callback(events.clone()));
             this.record_start(&context, started_at).await;
             let mut result = match this.prepare(&context).await {
                 Err(error) => this.error_result(&context, &scope, error).await,
@@ -476,7 +493,7 @@ impl RuntimeHandle {
             if let Some(finish_reason) = result.finish_reason {
                 scope.emit(&ExecutionEvent::Done { finish_reason });
             }
-            this.finish(&context, &scope, &mut result, started_at).await;
+            this.finish(&context, &scope, &mut result, started_at, &log).await;
             drop(registration);
             yield result;
         };

@@ -635,3 +635,33 @@ async fn errors_keep_the_partial_tool_log_and_usage() {
     assert_eq!(result.usage.total_tokens, 7);
     assert_eq!(result.response, "half done");
 }
+
+#[tokio::test]
+async fn every_execution_records_its_events_numbered_and_ending_with_done() {
+    let f = fixture();
+    let runtime = f.runtime();
+    // Streamed, with a timed callback: it sees the numbers the record keeps.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let callback = EventCallback::timed(move |timed| sink.lock().unwrap().push((timed.seq, timed.event.name())));
+    let streamed = ctx("s").runtime_config(json!({"chunks": 2}));
+    let _: Vec<_> = runtime.stream_execute(streamed.clone(), Some(callback)).collect().await;
+    let events = f.control_plane.events(&streamed.execution_id);
+    let recorded: Vec<_> = events.iter().map(|e| (e.seq, e.event.name())).collect();
+    assert_eq!(recorded, [(1, "content_chunk"), (2, "content_chunk"), (3, "usage"), (4, "done")]);
+    assert_eq!(*seen.lock().unwrap(), recorded);
+    assert!(events.windows(2).all(|pair| pair[0].ts <= pair[1].ts));
+    // Not streamed, no callback: the events are recorded all the same, `done` last.
+    let plain = ctx("p");
+    runtime.execute(&plain).await;
+    let names: Vec<_> = f.control_plane.events(&plain.execution_id).iter().map(|e| e.event.name()).collect();
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    // A failed execution too.
+    let failed = ctx("explode");
+    runtime.execute(&failed).await;
+    let events = f.control_plane.events(&failed.execution_id);
+    assert!(
+        matches!(events.last().map(|e| &e.event), Some(ExecutionEvent::Done { finish_reason: FinishReason::Error })),
+        "{events:?}"
+    );
+}
