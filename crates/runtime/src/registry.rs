@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::capabilities::RuntimeCapabilities;
-use crate::config::{ConfigValidator, RuntimeConfig};
+use crate::config::{ConfigError, ConfigValidator, RuntimeConfig};
 use crate::error::{RegistryError, RuntimeError};
 use crate::handle::{ConfigCheck, RuntimeDeps, RuntimeHandle};
 use crate::runtime::Runtime;
@@ -68,6 +68,39 @@ impl RuntimeSpec {
                 validator.parse(value).map_err(|source| RegistryError::Config { runtime: ty.clone(), source })?;
             let runtime =
                 constructor(deps, config).map_err(|source| RegistryError::Create { runtime: ty.clone(), source })?;
+            Ok(Arc::new(runtime) as Arc<dyn Runtime>)
+        });
+        Self { runtime_type, description: description.into(), capabilities, config_schema, config_check, construct }
+    }
+
+    /// A spec whose `runtime_config` schema is only known at run time (e.g. published by a
+    /// runtime plugin when it starts): the schema is given as JSON and `validate` checks a
+    /// config against it. Each execution's `runtime_config` goes through `validate` (absent
+    /// as `None`); a config given to [`RuntimeRegistry::create`] is validated when present,
+    /// then handed to the constructor as is.
+    pub fn dynamic<R, V, F>(
+        runtime_type: impl Into<RuntimeType>,
+        description: impl Into<String>,
+        capabilities: RuntimeCapabilities,
+        config_schema: Value,
+        validate: V,
+        constructor: F,
+    ) -> Self
+    where
+        R: Runtime,
+        V: Fn(Option<&Value>) -> Result<(), ConfigError> + Send + Sync + 'static,
+        F: Fn(RuntimeDeps, Option<&Value>) -> Result<R, RuntimeError> + Send + Sync + 'static,
+    {
+        let runtime_type = runtime_type.into();
+        let config_check: ConfigCheck = Arc::new(validate);
+        let check = Arc::clone(&config_check);
+        let ty = runtime_type.clone();
+        let construct: Constructor = Arc::new(move |deps, value| {
+            if value.is_some() {
+                check(value).map_err(|source| RegistryError::Config { runtime: ty.clone(), source })?;
+            }
+            let runtime =
+                constructor(deps, value).map_err(|source| RegistryError::Create { runtime: ty.clone(), source })?;
             Ok(Arc::new(runtime) as Arc<dyn Runtime>)
         });
         Self { runtime_type, description: description.into(), capabilities, config_schema, config_check, construct }
