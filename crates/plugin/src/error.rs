@@ -71,7 +71,7 @@ pub enum PluginError {
         /// The request answered.
         method: Method,
         /// The error object.
-        error: RpcError,
+        error: Box<RpcError>,
     },
     /// No answer to a control request (`validate_config`, `cancel`, `shutdown`) in time.
     #[error("plugin `{plugin}` did not answer `{method}` within {timeout:?}")]

@@ -30,7 +30,7 @@ pub(crate) enum Step {
     /// Another event, already forwarded.
     Event,
     /// The execution is over.
-    Finished(Result<RuntimeExecutionResult, RuntimeError>),
+    Finished(Box<Result<RuntimeExecutionResult, RuntimeError>>),
 }
 
 /// `cancel` was sent (or claimed by `cancel_impl`) at some point; the plugin has until
@@ -119,16 +119,16 @@ impl Execution {
             if self.answer.is_some() {
                 // Events the plugin sent before its answer come first.
                 if let Ok(event) = self.slot.events.try_recv() {
-                    return self.on_event(event);
+                    return self.on_event(&event);
                 }
                 let answer = self.answer.take().unwrap_or_else(|| Ok(Value::Null));
-                return Step::Finished(self.finish(answer).await);
+                return Step::Finished(Box::new(self.finish(answer).await));
             }
             let deadline = self.cancelling.as_ref().map(|cancelling| cancelling.deadline);
             tokio::select! {
                 biased;
                 event = self.slot.events.recv(), if self.events_open => match event {
-                    Some(event) => return self.on_event(event),
+                    Some(event) => return self.on_event(&event),
                     None => self.events_open = false,
                 },
                 answer = self.process.answer(&mut self.response) => self.answer = Some(answer),
@@ -136,17 +136,17 @@ impl Execution {
                     let answer = self.process.send_cancel(self.slot.execution_id()).await;
                     self.cancelling = Some(Cancelling { deadline: Instant::now() + self.cancel_wait, _answer: answer });
                 }
-                () = sleep_until(deadline), if deadline.is_some() => return Step::Finished(self.give_up().await),
+                () = sleep_until(deadline), if deadline.is_some() => return Step::Finished(Box::new(self.give_up().await)),
             }
         }
     }
 
-    fn on_event(&mut self, event: ExecutionEvent) -> Step {
-        match &event {
+    fn on_event(&mut self, event: &ExecutionEvent) -> Step {
+        match event {
             ExecutionEvent::ContentChunk { text } => {
                 self.text.push_str(text);
                 self.chunks = true;
-                self.scope.emit(&event);
+                self.scope.emit(event);
                 Step::Chunk
             }
             ExecutionEvent::ToolStart { .. } | ExecutionEvent::ToolComplete { .. } | ExecutionEvent::Done { .. } => {
@@ -156,11 +156,11 @@ impl Execution {
             }
             ExecutionEvent::Usage { usage } => {
                 self.usage = Some(usage.clone());
-                self.scope.emit(&event);
+                self.scope.emit(event);
                 Step::Event
             }
             _ => {
-                self.scope.emit(&event);
+                self.scope.emit(event);
                 Step::Event
             }
         }

@@ -123,7 +123,7 @@ impl Runtime for PluginRuntime {
         let mut execution = self.begin(context, scope, false).await?;
         loop {
             if let Step::Finished(result) = execution.next().await {
-                return result;
+                return *result;
             }
         }
     }
@@ -146,6 +146,7 @@ impl Runtime for PluginRuntime {
                     Step::Chunk => yield Ok(RuntimeExecutionResult::partial(execution.text())),
                     Step::Event => {}
                     Step::Finished(result) => {
+                        let result = *result;
                         // A plugin that does not stream still gives the listener its text.
                         if let Ok(result) = &result
                             && !execution.streamed()

@@ -208,9 +208,11 @@ impl PluginProcess {
     pub(crate) async fn answer(&self, pending: &mut Pending) -> Result<Value, PluginError> {
         match pending.answer().await {
             Some(Ok(value)) => Ok(value),
-            Some(Err(error)) => {
-                Err(PluginError::Rpc { plugin: self.plugin.to_string(), method: pending.method, error })
-            }
+            Some(Err(error)) => Err(PluginError::Rpc {
+                plugin: self.plugin.to_string(),
+                method: pending.method,
+                error: Box::new(error),
+            }),
             None => Err(self.end_error().await),
         }
     }
