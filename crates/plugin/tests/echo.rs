@@ -176,10 +176,64 @@ async fn cancel_mid_tool_call_ends_cancelled_within_the_wait() {
     assert_eq!(result.tool_execution_messages.map(|log| log.len()), Some(1), "the log is kept");
     assert_eq!(endpoints.closed.load(Ordering::Acquire), 1);
 
-    // The plugin still serves.
-    let after = runtime.execute(&context("after")).await;
-    assert!(after.success, "{after:?}");
+    // The plugin still serves, and it told the MCP server the call was cancelled.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = runtime.execute(&context("/tool stats {}")).await;
+        assert!(stats.success, "{stats:?}");
+        if stats.response.contains(r#""cancelled":1"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the testbed never saw the cancellation: {}", stats.response);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     host.shutdown().await;
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn log_notifications_and_stderr_go_to_tracing() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let (host, _runtime) = echo_runtime(Arc::new(NoTools)).await;
+    host.shutdown().await;
+    let _ = PluginProcess::start("dies", &faulty_command("exit-at-start"), &quick_options()).await;
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.lines().any(|line| line.contains("INFO")
+            && line.contains("toolbridge_plugin::log")
+            && line.contains("echo_runtime ready")
+            && line.contains("plugin=\"echo_py\"")),
+        "the plugin's `log` notification at its level:\n{text}"
+    );
+    assert!(
+        text.lines().any(|line| line.contains("DEBUG")
+            && line.contains("toolbridge_plugin::stderr")
+            && line.contains("faulty: cannot start, giving up")),
+        "the plugin's stderr:\n{text}"
+    );
 }
 
 #[tokio::test]
