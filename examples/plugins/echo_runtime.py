@@ -164,6 +164,7 @@ class Execution:
         self.id = execution_id
         self.params = params
         self.cancelled = threading.Event()
+        self.thread = None
 
 
 class Plugin:
@@ -217,7 +218,15 @@ class Plugin:
                 print(f"echo_runtime: ignored a line that is not JSON: {line[:80]!r}", file=sys.stderr)
                 continue
             self.handle(message)
-        # stdin closed: toolbridge is done with us.
+        # stdin closed: toolbridge is done with us. Executions still running were cancelled by
+        # `shutdown`; give them a moment to send their answers before the process exits.
+        with self.executions_lock:
+            running = list(self.executions.values())
+        for execution in running:
+            execution.cancelled.set()
+        for execution in running:
+            if execution.thread is not None:
+                execution.thread.join(timeout=2)
 
     def handle(self, message):
         method, request_id = message.get("method"), message.get("id")
@@ -270,7 +279,8 @@ class Plugin:
         execution = Execution(params.get("execution_id"), params)
         with self.executions_lock:
             self.executions[execution.id] = execution
-        threading.Thread(target=self._run, args=(request_id, execution), daemon=True).start()
+        execution.thread = threading.Thread(target=self._run, args=(request_id, execution), daemon=True)
+        execution.thread.start()
         return None  # answered by the thread
 
     def _run(self, request_id, execution):

@@ -167,9 +167,12 @@ class Server:
         while line := await reader.readline():
             if line.strip():
                 self.handle(json.loads(line))
-        # stdin closed: toolbridge is done with us.
-        for task in self.executions.values():
+        # stdin closed: toolbridge is done with us. Let cancelled executions send their answers.
+        tasks = list(self.executions.values())
+        for task in tasks:
             task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
 
 
 if __name__ == "__main__":

@@ -279,3 +279,23 @@ async fn shutdown_and_drop_leave_no_process() {
     drop((host, runtime));
     assert!(group_gone_within(pid, Duration::from_secs(2)), "process group gone after the host is dropped");
 }
+
+#[tokio::test]
+async fn shutdown_lets_the_plugin_end_its_executions_in_flight() {
+    let endpoints = TestbedEndpoints::start();
+    let (host, runtime) = echo_runtime(endpoints.clone()).await;
+    let sleepy = RuntimeExecutionContext::new("sleepy")
+        .runtime_config(json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
+    let task = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.execute(&sleepy).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = host.pid().unwrap();
+    host.shutdown().await;
+    let result = tokio::time::timeout(Duration::from_secs(5), task).await.expect("no hang").unwrap();
+    // The echo plugin cancels what runs when told to shut down, and still answers it.
+    assert_eq!(result.finish_reason, Some(FinishReason::Cancelled), "{result:?}");
+    assert_eq!(result.tool_execution_messages.map(|log| log.len()), Some(1));
+    assert!(group_gone_within(pid, Duration::from_secs(2)));
+}

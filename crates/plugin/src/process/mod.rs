@@ -12,6 +12,7 @@ mod shared;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ pub struct PluginProcess {
     stderr_done: watch::Receiver<bool>,
     ending: OnceCell<PluginError>,
     validation: Mutex<ValidationMemory>,
+    /// Set by [`shutdown`](Self::shutdown): no new work, and an end is "shut down".
+    shutting_down: AtomicBool,
     info: Option<PluginInfo>,
     _tasks: JoinSet<()>,
 }
@@ -130,6 +133,7 @@ impl PluginProcess {
             stderr_done,
             ending: OnceCell::new(),
             validation: Mutex::default(),
+            shutting_down: AtomicBool::new(false),
             info: None,
             _tasks: tasks,
         })
@@ -186,7 +190,7 @@ impl PluginProcess {
 
     /// Whether the process still serves requests.
     pub fn is_alive(&self) -> bool {
-        self.shared.end().is_none()
+        !self.shutting_down.load(Ordering::Acquire) && self.shared.end().is_none()
     }
 
     /// Sends a request and returns its waiter.
@@ -330,16 +334,18 @@ impl PluginProcess {
     /// Stops the process as the protocol says: `shutdown`, close stdin, wait
     /// [`shutdown_wait`](PluginOptions::shutdown_wait), SIGTERM, wait
     /// [`term_wait`](PluginOptions::term_wait), then SIGKILL of the whole process group (which
-    /// also ends anything the plugin left behind). Requests still waiting fail with "it was
-    /// shut down".
+    /// also ends anything the plugin left behind). Until the process exits, answers to
+    /// executions in flight are still delivered; those left unanswered fail with "it was shut
+    /// down".
     pub async fn shutdown(&self) {
         let wait = self.options.shutdown_wait;
-        if self.is_alive()
+        let first = !self.shutting_down.swap(true, Ordering::AcqRel);
+        if first
+            && self.shared.end().is_none()
             && let Err(error) = self.call_within(Method::Shutdown, &ShutdownParams {}, wait).await
         {
             debug!(plugin = %self.plugin, error = %error, "no answer to `shutdown`");
         }
-        self.shared.finish(End::ShutDown);
         drop(self.writer.lock().unwrap_or_else(PoisonError::into_inner).take());
         if !self.exited_within(wait).await {
             self.group.terminate();
@@ -348,6 +354,7 @@ impl PluginProcess {
             }
         }
         self.group.kill();
+        self.shared.finish(End::ShutDown);
     }
 
     /// Whether the plugin process exited within `limit` (polled: the leader may have children
@@ -385,6 +392,9 @@ impl PluginProcess {
                 let reason = match self.shared.end() {
                     Some(End::Violation(reason) | End::Io(reason)) => reason,
                     Some(End::ShutDown) => "it was shut down".to_owned(),
+                    Some(End::Eof) | None if self.shutting_down.load(Ordering::Acquire) => {
+                        "it was shut down".to_owned()
+                    }
                     Some(End::Eof) | None => self.exit_reason().await,
                 };
                 let mut stderr_done = self.stderr_done.clone();
