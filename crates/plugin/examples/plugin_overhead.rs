@@ -144,6 +144,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  → plugin overhead per execution:        {:>8} µs", us(plugin_median.saturating_sub(in_process_median)));
     println!("  echo plugin, one tool call (endpoint):  {:>8} µs", us(tool_median));
     println!("  → tool part of the execution:           {:>8} µs", us(tool_median.saturating_sub(plugin_median)));
-    println!("  same MCP calls made directly (python):  {:>8} µs", direct_us);
+    println!("  same MCP calls made directly (python):  {direct_us:>8} µs");
     Ok(())
 }

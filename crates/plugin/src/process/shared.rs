@@ -3,6 +3,12 @@
 //! two tasks that move bytes: the stdout reader, which routes every incoming message, and the
 //! stdin writer, which writes one message per write, in order.
 //!
+//! Events are routed with backpressure: the reader waits while an execution's buffer
+//! ([`event_buffer`](crate::PluginOptions::event_buffer) events) is full, which keeps memory
+//! bounded and never drops a chunk of streamed text. The execution drains its buffer as fast as
+//! its caller takes events, so only a caller that stops reading a stream without dropping it can
+//! hold up the plugin's other executions.
+//!
 //! One `std::sync::Mutex` guards the state: it is held for map lookups only, never across an
 //! `.await`, so a blocking mutex is cheaper than an async one and cannot deadlock the reader.
 

@@ -71,20 +71,26 @@ pub fn context(prompt: &str) -> RuntimeExecutionContext {
     RuntimeExecutionContext::new(prompt).runtime_config(json!({"greeting": "Hi"}))
 }
 
-/// The testbed MCP server binary (built once by cargo if missing or stale).
+/// The testbed MCP server binary. Used as found when it exists: the workspace's test script
+/// builds every binary first (`cargo build --workspace --bins`), and building it here with
+/// `-p` would resolve other features and rebuild it under the feet of other test binaries.
+/// Built with `cargo build -p testbed-mcp` only when missing.
 pub fn testbed_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let root = workspace();
             let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "testbed-mcp"])
-                .current_dir(&root)
-                .status()
-                .expect("cargo build -p testbed-mcp");
-            assert!(status.success(), "building testbed-mcp failed");
-            target.join("debug/testbed-mcp")
+            let binary = target.join("debug/testbed-mcp");
+            if !binary.exists() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "-q", "-p", "testbed-mcp"])
+                    .current_dir(&root)
+                    .status()
+                    .expect("cargo build -p testbed-mcp");
+                assert!(status.success(), "building testbed-mcp failed");
+            }
+            binary
         })
         .clone()
 }
