@@ -221,3 +221,17 @@ async fn a_host_that_cannot_start_its_plugin_fails_each_execution_clearly() {
     assert!(error.to_string().contains("not found"), "{error}");
     assert!(host.process().await.is_err(), "and again, without a panic");
 }
+
+#[tokio::test]
+async fn a_plugin_that_requires_a_model_never_sees_an_execution_without_one() {
+    let (host, runtime) = runtime_for(faulty_command("requires-model"), quick_options(), Arc::new(NoTools)).await;
+    let refused = runtime.execute(&context("x")).await;
+    assert_eq!(
+        refused.error.as_deref(),
+        Some("invalid execution context: runtime `echo_py` requires a model: set model_id")
+    );
+    let accepted = runtime.execute(&context("x").model("openai:gpt-4o-mini")).await;
+    assert!(accepted.success, "{accepted:?}");
+    assert_eq!(accepted.model.as_deref(), Some("openai:gpt-4o-mini"));
+    host.shutdown().await;
+}

@@ -190,52 +190,6 @@ async fn cancel_mid_tool_call_ends_cancelled_within_the_wait() {
     host.shutdown().await;
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn log_notifications_and_stderr_go_to_tracing() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let (host, _runtime) = echo_runtime(Arc::new(NoTools)).await;
-    host.shutdown().await;
-    let _ = PluginProcess::start("dies", &faulty_command("exit-at-start"), &quick_options()).await;
-
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        text.lines().any(|line| line.contains("INFO")
-            && line.contains("toolbridge_plugin::log")
-            && line.contains("echo_runtime ready")
-            && line.contains("plugin=\"echo_py\"")),
-        "the plugin's `log` notification at its level:\n{text}"
-    );
-    assert!(
-        text.lines().any(|line| line.contains("DEBUG")
-            && line.contains("toolbridge_plugin::stderr")
-            && line.contains("faulty: cannot start, giving up")),
-        "the plugin's stderr:\n{text}"
-    );
-}
-
 #[tokio::test]
 async fn twenty_concurrent_executions_share_one_process() {
     let endpoints = TestbedEndpoints::start();
@@ -298,4 +252,30 @@ async fn shutdown_lets_the_plugin_end_its_executions_in_flight() {
     assert_eq!(result.finish_reason, Some(FinishReason::Cancelled), "{result:?}");
     assert_eq!(result.tool_execution_messages.map(|log| log.len()), Some(1));
     assert!(group_gone_within(pid, Duration::from_secs(2)));
+}
+
+#[tokio::test]
+async fn cancelling_a_stream_ends_it_cancelled_with_done() {
+    let endpoints = TestbedEndpoints::start();
+    let (host, runtime) = echo_runtime(endpoints).await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let callback = {
+        let events = Arc::clone(&events);
+        EventCallback::new(move |event: &ExecutionEvent| events.lock().unwrap().push(event.clone()))
+    };
+    let sleepy = RuntimeExecutionContext::new("sleepy")
+        .runtime_config(json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
+    let id = sleepy.execution_id.clone();
+    let stream = runtime.stream_execute(sleepy, Some(callback));
+    let collected = tokio::spawn(stream.collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    assert!(runtime.cancel(&id).await);
+    let items = tokio::time::timeout(Duration::from_secs(6), collected).await.expect("no hang").unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let last = items.last().unwrap();
+    assert_eq!(last.finish_reason, Some(FinishReason::Cancelled), "{last:?}");
+    assert_eq!(last.tool_execution_messages.as_ref().map(Vec::len), Some(1), "the plugin's own final answer");
+    assert_eq!(events.lock().unwrap().last(), Some(&ExecutionEvent::Done { finish_reason: FinishReason::Cancelled }));
+    host.shutdown().await;
 }

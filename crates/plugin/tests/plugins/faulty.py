@@ -18,6 +18,7 @@ host's tests can check that every bad plugin gets a clear error, never a hang or
   rpc-error        answers execute with a JSON-RPC error
   stubborn         ignores SIGTERM and stdin's end, with a grandchild in its process group
   wrong-request    sends toolbridge a request (the protocol has none) before initialize's answer
+  requires-model   declares requires_model (not a fault: executions without a model_id are refused)
 """
 
 import os
@@ -48,6 +49,8 @@ class Faulty(echo_runtime.Plugin):
         result = super().initialize(request_id, params)
         if MODE == "wrong-version":
             result["protocol_version"] = "2"
+        if MODE == "requires-model":
+            result["requires_model"] = True
         return result
 
     def validate_config(self, request_id, params):
