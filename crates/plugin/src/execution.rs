@@ -116,12 +116,12 @@ impl Execution {
     /// The next step. After [`Step::Finished`] the execution must not be stepped again.
     pub(crate) async fn next(&mut self) -> Step {
         loop {
-            if self.answer.is_some() {
+            if let Some(answer) = self.answer.take() {
                 // Events the plugin sent before its answer come first.
                 if let Ok(event) = self.slot.events.try_recv() {
+                    self.answer = Some(answer);
                     return self.on_event(&event);
                 }
-                let answer = self.answer.take().unwrap_or_else(|| Ok(Value::Null));
                 return Step::Finished(Box::new(self.finish(answer).await));
             }
             let deadline = self.cancelling.as_ref().map(|cancelling| cancelling.deadline);
