@@ -665,3 +665,80 @@ async fn every_execution_records_its_events_numbered_and_ending_with_done() {
         "{events:?}"
     );
 }
+
+/// Answers only after a delay, whatever the token says: a runtime that must ask another
+/// process to stop and wait for its answer.
+struct SlowToStop {
+    grace: Duration,
+}
+
+#[async_trait]
+impl Runtime for SlowToStop {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::new("slow")
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::default()
+    }
+
+    fn cancel_grace(&self) -> Duration {
+        self.grace
+    }
+
+    async fn execute_impl(
+        &self,
+        _ctx: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        scope.cancelled().await;
+        tokio::time::sleep(CANCEL_GRACE * 2).await;
+        let mut result = RuntimeExecutionResult::partial("stopped in my own time");
+        result.finish_reason = Some(FinishReason::Cancelled);
+        Ok(result)
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_can_ask_for_a_longer_cancel_grace() {
+    for (grace, keeps_own_result) in [(CANCEL_GRACE * 4, true), (CANCEL_GRACE, false)] {
+        let runtime = RuntimeHandle::new(SlowToStop { grace }, RuntimeDeps::default());
+        let context = ctx("x");
+        let id = context.execution_id.clone();
+        let task = tokio::spawn({
+            let runtime = runtime.clone();
+            async move { runtime.execute(&context).await }
+        });
+        while !runtime.deps().cancellation.is_active(&id) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        runtime.cancel(&id).await;
+        let result = task.await.unwrap();
+        assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
+        assert_eq!(result.response == "stopped in my own time", keeps_own_result, "grace {grace:?}: {result:?}");
+    }
+}
+
+#[test]
+fn a_dynamic_spec_validates_with_the_schema_it_was_given() {
+    let schema = json!({"type": "object", "required": ["greeting"]});
+    let mut registry = RuntimeRegistry::new();
+    registry
+        .register(
+            RuntimeSpec::new("dyn", "schema known at run time", |_deps| Ok(SlowToStop { grace: CANCEL_GRACE }))
+                .with_dynamic_config(schema.clone(), |config| match config.and_then(|c| c.get("greeting")) {
+                    Some(_) => Ok(()),
+                    None => Err(ConfigError {
+                        errors: vec![FieldError { field: "greeting".into(), message: "required".into() }],
+                    }),
+                })
+                .plugin(),
+        )
+        .unwrap();
+    assert_eq!(registry.runtime_info_all()["dyn"].runtime_config_schema, schema);
+    let error = registry.validate_config(&"dyn".into(), Some(&json!({}))).unwrap_err();
+    assert!(error.to_string().contains("runtime_config.greeting: required"), "{error}");
+    registry.validate_config(&"dyn".into(), Some(&json!({"greeting": "hi"}))).unwrap();
+    assert!(registry.create(&"dyn".into(), RuntimeDeps::default()).is_ok());
+    assert_eq!(registry.runtime_info_all()["dyn"].kind, RuntimeKind::Plugin);
+}
