@@ -1,21 +1,23 @@
-//! The seam between a plugin runtime and whoever serves an execution's tools.
+//! Where a plugin gets its tools: a streamable-HTTP MCP endpoint serving one execution's
+//! catalogue.
 //!
-//! A plugin calls tools through a streamable-HTTP MCP endpoint that toolbridge serves for
-//! that execution alone (its catalogue, its policy). Serving it is another component's job;
-//! this crate only needs, per execution: where it is ([`ToolEndpoint::url`] and
-//! [`headers`](ToolEndpoint::headers)), something that keeps it open exactly as long as the
-//! execution ([`guard`](ToolEndpoint::guard), dropped when the execution ends), and the call
-//! log afterwards ([`ToolLog`]), which becomes the result's `tool_execution_messages`.
-//!
-//! The provider also gets the [`ExecutionScope`], so that it can emit `tool_start` /
-//! `tool_complete` events for the calls it serves: plugins do not send those themselves.
+//! [`ToolEndpointProvider`] opens one per execution. [`CatalogueTools`] is the real one: it
+//! builds the execution's catalogue (its MCP servers through the shared pool, its skills, its
+//! policy) exactly as the bundled agent loop does, and serves it with
+//! [`toolbridge::serve::ExecutionEndpoint`] on 127.0.0.1 behind a one-time bearer token. Calls
+//! through it land in the execution's call log (the result's `tool_execution_messages`,
+//! whatever the plugin reports) and emit `tool_start` / `tool_complete` events: plugins do not
+//! send those themselves. The endpoint closes when the execution ends.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use toolbridge_runtime::{ExecutionScope, RuntimeError, RuntimeExecutionContext, ToolCallRecord};
+use toolbridge::config::{ProcessEnv, ToolConfig};
+use toolbridge::serve::ExecutionEndpoint;
+use toolbridge::{CatalogueBuilder, PolicyContext, Pool};
+use toolbridge_runtime::{ExecutionScope, RuntimeError, RuntimeExecutionContext};
 
 /// Opens the tool endpoint of one execution.
 #[async_trait]
@@ -29,12 +31,11 @@ pub trait ToolEndpointProvider: Send + Sync + fmt::Debug {
     ) -> Result<Option<ToolEndpoint>, RuntimeError>;
 }
 
-/// The call log of one execution's endpoint.
+/// Ends an endpoint when its execution ends.
 #[async_trait]
-pub trait ToolLog: Send + Sync {
-    /// The calls made through the endpoint, in call order. Called once, after the endpoint's
-    /// guard was dropped (so calls still running were ended, and recorded as such).
-    async fn records(self: Box<Self>) -> Vec<ToolCallRecord>;
+pub trait CloseEndpoint: Send + Sync {
+    /// Stops serving; calls still running end (and are logged) before this returns.
+    async fn close(self: Box<Self>);
 }
 
 /// One execution's tool endpoint.
@@ -43,18 +44,14 @@ pub struct ToolEndpoint {
     pub url: String,
     /// Headers the plugin must send with every request (e.g. a per-execution token).
     pub headers: BTreeMap<String, String>,
-    /// Keeps the endpoint open; dropped when the execution ends, which closes it.
-    pub guard: Box<dyn Any + Send + Sync>,
-    /// The endpoint's call log, read when the execution ends; `None` when calls are not
-    /// logged (then the result has no `tool_execution_messages`).
-    pub tool_log: Option<Box<dyn ToolLog>>,
+    /// Closes it when the execution ends (`None`: it outlives the execution).
+    pub closer: Option<Box<dyn CloseEndpoint>>,
 }
 
 impl ToolEndpoint {
-    /// An endpoint at `url` with no headers, no guard and no log (e.g. a server that lives
-    /// longer than the execution).
+    /// An endpoint at `url` with no headers that outlives the execution.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), headers: BTreeMap::new(), guard: Box::new(()), tool_log: None }
+        Self { url: url.into(), headers: BTreeMap::new(), closer: None }
     }
 
     /// Adds a header.
@@ -64,17 +61,10 @@ impl ToolEndpoint {
         self
     }
 
-    /// Sets the guard that keeps the endpoint open.
+    /// Sets what closes it when the execution ends.
     #[must_use]
-    pub fn guard(mut self, guard: impl Any + Send + Sync) -> Self {
-        self.guard = Box::new(guard);
-        self
-    }
-
-    /// Sets the call log.
-    #[must_use]
-    pub fn tool_log(mut self, log: impl ToolLog + 'static) -> Self {
-        self.tool_log = Some(Box::new(log));
+    pub fn closer(mut self, closer: impl CloseEndpoint + 'static) -> Self {
+        self.closer = Some(Box::new(closer));
         self
     }
 }
@@ -85,8 +75,8 @@ impl fmt::Debug for ToolEndpoint {
         f.debug_struct("ToolEndpoint")
             .field("url", &self.url)
             .field("headers", &self.headers.keys())
-            .field("tool_log", &self.tool_log.is_some())
-            .finish_non_exhaustive()
+            .field("closes", &self.closer.is_some())
+            .finish()
     }
 }
 
@@ -102,5 +92,56 @@ impl ToolEndpointProvider for NoTools {
         _scope: &ExecutionScope,
     ) -> Result<Option<ToolEndpoint>, RuntimeError> {
         Ok(None)
+    }
+}
+
+/// Serves each execution's own catalogue (its `mcp_servers`, `skills` and `policy`), its MCP
+/// servers through `pool`. An execution with no tools configured gets `tools: null`.
+#[derive(Debug, Clone)]
+pub struct CatalogueTools {
+    pool: Pool,
+}
+
+impl CatalogueTools {
+    /// Tools from `pool` (shared with the rest of the process, so servers are reused).
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl CloseEndpoint for ExecutionEndpoint {
+    async fn close(self: Box<Self>) {
+        ExecutionEndpoint::close(*self).await;
+    }
+}
+
+#[async_trait]
+impl ToolEndpointProvider for CatalogueTools {
+    async fn open(
+        &self,
+        context: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<Option<ToolEndpoint>, RuntimeError> {
+        if context.mcp_servers.is_empty() && context.skills.is_empty() {
+            return Ok(None);
+        }
+        let tools = ToolConfig {
+            mcp_servers: context.mcp_servers.clone(),
+            skills: context.skills.clone(),
+            policy: context.policy.clone(),
+        };
+        let catalogue = CatalogueBuilder::new(self.pool.clone())
+            .tools(&tools, "mcp_servers", &ProcessEnv)
+            .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
+            .policy_context(PolicyContext::of(context))
+            .build()
+            .await
+            .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+        let endpoint = ExecutionEndpoint::open(Arc::new(catalogue), scope.clone())
+            .await
+            .map_err(|e| RuntimeError::execution(format!("cannot serve the execution's tools: {e}")))?;
+        let (name, value) = endpoint.authorization();
+        Ok(Some(ToolEndpoint::new(endpoint.url()).header(name, value).closer(endpoint)))
     }
 }

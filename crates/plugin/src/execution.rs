@@ -6,7 +6,6 @@
 //! a [`Step::Chunk`]. Ownership does the cleanup: dropping an unfinished execution removes its
 //! routes, closes its tool endpoint and tells the plugin to cancel it.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use toolbridge_runtime::{
 };
 use tracing::debug;
 
-use crate::endpoint::{ToolEndpoint, ToolLog};
+use crate::endpoint::{CloseEndpoint, ToolEndpoint};
 use crate::error::PluginError;
 use crate::process::{ExecutionSlot, Pending, PluginProcess};
 use crate::protocol::{ExecuteResult, Method};
@@ -54,8 +53,10 @@ pub(crate) struct Execution {
     cancel_wait: Duration,
     cancelling: Option<Cancelling>,
     events_open: bool,
-    endpoint_guard: Option<Box<dyn Any + Send + Sync>>,
-    tool_log: Option<Box<dyn ToolLog>>,
+    /// Closes the tool endpoint (dropping it closes it too, without waiting).
+    closer: Option<Box<dyn CloseEndpoint>>,
+    /// Whether the execution had tools: its call log is then the result's.
+    has_tools: bool,
     text: String,
     chunks: bool,
     usage: Option<Usage>,
@@ -79,10 +80,8 @@ impl Execution {
         model: Option<String>,
     ) -> Self {
         let cancel_wait = process.options().cancel_wait;
-        let (endpoint_guard, tool_log) = match endpoint {
-            Some(endpoint) => (Some(endpoint.guard), endpoint.tool_log),
-            None => (None, None),
-        };
+        let has_tools = endpoint.is_some();
+        let closer = endpoint.and_then(|endpoint| endpoint.closer);
         Self {
             process,
             slot,
@@ -93,8 +92,8 @@ impl Execution {
             cancel_wait,
             cancelling: None,
             events_open: true,
-            endpoint_guard,
-            tool_log,
+            closer,
+            has_tools,
             text: String::new(),
             chunks: false,
             usage: None,
@@ -166,13 +165,12 @@ impl Execution {
         }
     }
 
-    /// Closes the endpoint, then reads its call log.
+    /// Closes the endpoint, then reads the execution's call log (the calls made through it).
     async fn close_endpoint(&mut self) -> Option<Vec<ToolCallRecord>> {
-        drop(self.endpoint_guard.take());
-        match self.tool_log.take() {
-            Some(log) => Some(log.records().await),
-            None => None,
+        if let Some(closer) = self.closer.take() {
+            closer.close().await;
         }
+        self.has_tools.then(|| self.scope.call_log().records())
     }
 
     /// What was done so far, kept with an error.

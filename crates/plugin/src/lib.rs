@@ -9,8 +9,9 @@
 //! - [`PluginRuntime`] makes a plugin a toolbridge [`Runtime`](toolbridge_runtime::Runtime);
 //!   [`spec`] registers it in a [`RuntimeRegistry`](toolbridge_runtime::RuntimeRegistry)
 //!   with the config schema the plugin published.
-//! - [`ToolEndpointProvider`] is the seam to whoever serves each execution's tools as a
-//!   streamable-HTTP MCP endpoint; [`NoTools`] runs plugins without tools.
+//! - [`ToolEndpointProvider`] opens each execution's tool endpoint: [`CatalogueTools`] serves
+//!   the execution's own catalogue (servers through the shared pool, skills, policy) as a
+//!   streamable-HTTP MCP endpoint on 127.0.0.1; [`NoTools`] runs plugins without tools.
 //! - [`protocol`] holds every message of the protocol as a type.
 //!
 //! ```no_run
@@ -50,7 +51,7 @@ mod runtime;
 mod schema;
 
 pub use command::{PluginCommand, PluginOptions, parse_env_assignment};
-pub use endpoint::{NoTools, ToolEndpoint, ToolEndpointProvider, ToolLog};
+pub use endpoint::{CatalogueTools, CloseEndpoint, NoTools, ToolEndpoint, ToolEndpointProvider};
 pub use error::PluginError;
 pub use host::PluginHost;
 pub use info::PluginInfo;

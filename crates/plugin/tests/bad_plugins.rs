@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use toolbridge_plugin::{NoTools, PluginCommand, PluginError, PluginHost, PluginOptions, PluginProcess, PluginRuntime};
-use toolbridge_runtime::{FinishReason, RuntimeExecutionContext};
+use toolbridge_runtime::{FinishReason, ToolErrorType};
 
 use common::*;
 
@@ -150,11 +150,9 @@ async fn a_json_rpc_error_fails_the_execution_with_its_message() {
 
 #[tokio::test]
 async fn a_crash_fails_the_executions_in_flight_and_the_next_one_restarts_the_plugin() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = runtime_for(faulty_command("crash-on-prompt"), quick_options(), endpoints.clone()).await;
+    let (host, runtime) = runtime_for(faulty_command("crash-on-prompt"), quick_options(), catalogue_tools()).await;
     let first_pid = host.pid().unwrap();
-    let sleepy = RuntimeExecutionContext::new("sleepy")
-        .runtime_config(json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 20_000}}));
+    let sleepy = tool_context("sleepy", json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 20_000}}));
     let in_flight = tokio::spawn({
         let runtime = runtime.clone();
         async move { runtime.execute(&sleepy).await }
@@ -168,7 +166,10 @@ async fn a_crash_fails_the_executions_in_flight_and_the_next_one_restarts_the_pl
     assert_eq!(crashed.error.as_deref(), Some(expected));
     let other = tokio::time::timeout(Duration::from_secs(5), in_flight).await.expect("no hang").unwrap();
     assert_eq!(other.error.as_deref(), Some(expected), "the execution in flight fails too");
-    assert_eq!(other.tool_execution_messages.map(|log| log.len()), Some(1), "its tool log is kept");
+    let log = other.tool_execution_messages.expect("its tool log is kept");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].tool, "testbed__sleep_ms");
+    assert_eq!(log[0].error_type, Some(ToolErrorType::Cancelled), "the endpoint closed under the call: {log:?}");
 
     let next = runtime.execute(&context("hello")).await;
     assert!(next.success, "{next:?}");

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use futures::StreamExt;
 use serde_json::json;
 use toolbridge_plugin::{NoTools, PluginProcess, PluginRuntime, spec};
 use toolbridge_runtime::{
-    EventCallback, ExecutionEvent, FinishReason, RuntimeDeps, RuntimeExecutionContext, RuntimeRegistry,
+    EventCallback, ExecutionEvent, FinishReason, RuntimeDeps, RuntimeExecutionContext, RuntimeRegistry, ToolErrorType,
 };
 
 use common::*;
@@ -87,32 +86,44 @@ async fn validate_config_valid_schema_invalid_and_plugin_rejected() {
 
 #[tokio::test]
 async fn execute_calls_a_tool_through_the_endpoint() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = echo_runtime(endpoints.clone()).await;
-    let tool_context = RuntimeExecutionContext::new("use a tool")
-        .runtime_config(json!({"greeting": "Hi", "tool": "echo", "arguments": {"message": "through the endpoint"}}));
-    let id = tool_context.execution_id.to_string();
-    let result = runtime.execute(&tool_context).await;
+    let (host, runtime) = echo_runtime(catalogue_tools()).await;
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let callback = {
+        let events = Arc::clone(&events);
+        EventCallback::new(move |event: &ExecutionEvent| events.lock().unwrap().push(event.clone()))
+    };
+    let with_tool = tool_context(
+        "use a tool",
+        json!({"greeting": "Hi", "tool": "echo", "arguments": {"message": "through the endpoint"}}),
+    );
+    let items: Vec<_> = runtime.stream_execute(with_tool, Some(callback)).collect().await;
+    let result = items.last().unwrap().clone();
     assert!(result.success, "{result:?}");
     assert_eq!(result.response, "Hi, use a tool\nEcho: through the endpoint");
+    // toolbridge's own log of the call made through the endpoint.
     let log = result.tool_execution_messages.expect("the endpoint's log");
-    assert_eq!(log.len(), 1);
-    assert_eq!(log[0].tool_use_id, format!("log-of-{id}"));
-    assert_eq!(endpoints.opened.load(Ordering::Acquire), 1);
-    assert_eq!(endpoints.closed.load(Ordering::Acquire), 1, "the endpoint closes when the execution ends");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].tool, "testbed__echo");
+    assert_eq!(log[0].server.as_deref(), Some("testbed"));
+    assert_eq!(log[0].input, json!({"message": "through the endpoint"}));
+    assert_eq!(log[0].output, "Echo: through the endpoint");
+    assert!(log[0].success);
+    // tool_start / tool_complete come from toolbridge, around the call.
+    let names: Vec<&str> = events.lock().unwrap().iter().map(ExecutionEvent::name).collect();
+    let start = names.iter().position(|n| *n == "tool_start").expect("tool_start");
+    assert_eq!(names.get(start + 1), Some(&"tool_complete"), "{names:?}");
 
     // The prompt can name the tool too.
-    let result = runtime.execute(&context(r#"/tool add {"a": 2, "b": 40}"#)).await;
+    let result = runtime.execute(&with_testbed(context(r#"/tool add {"a": 2, "b": 40}"#))).await;
     assert!(result.response.ends_with("\n42"), "{result:?}");
-    assert_eq!(endpoints.closed.load(Ordering::Acquire), 2);
+    assert_eq!(result.tool_execution_messages.unwrap()[0].tool, "testbed__add");
     host.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_plugins_own_tool_log_is_ignored() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = runtime_for(faulty_command("own-log"), quick_options(), endpoints.clone()).await;
-    let result = runtime.execute(&context("hello")).await;
+    let (host, runtime) = runtime_for(faulty_command("own-log"), quick_options(), catalogue_tools()).await;
+    let result = runtime.execute(&with_testbed(context(r#"/tool echo {"message": "m"}"#))).await;
     assert!(result.success, "{result:?}");
     let log = result.tool_execution_messages.unwrap();
     assert_eq!(log.len(), 1);
@@ -155,10 +166,8 @@ async fn streaming_forwards_events_in_order_and_accumulates_the_response() {
 
 #[tokio::test]
 async fn cancel_mid_tool_call_ends_cancelled_within_the_wait() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = echo_runtime(endpoints.clone()).await;
-    let sleepy = RuntimeExecutionContext::new("sleepy")
-        .runtime_config(json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
+    let (host, runtime) = echo_runtime(catalogue_tools()).await;
+    let sleepy = tool_context("sleepy", json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
     let id = sleepy.execution_id.clone();
     let task = tokio::spawn({
         let runtime = runtime.clone();
@@ -173,13 +182,14 @@ async fn cancel_mid_tool_call_ends_cancelled_within_the_wait() {
     assert_eq!(result.finish_reason, Some(FinishReason::Cancelled), "{result:?}");
     assert!(!result.success);
     assert!(took < Duration::from_secs(5), "cancelled in {took:?}");
-    assert_eq!(result.tool_execution_messages.map(|log| log.len()), Some(1), "the log is kept");
-    assert_eq!(endpoints.closed.load(Ordering::Acquire), 1);
+    let log = result.tool_execution_messages.expect("the log is kept");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].error_type, Some(ToolErrorType::Cancelled), "{log:?}");
 
     // The plugin still serves, and it told the MCP server the call was cancelled.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let stats = runtime.execute(&context("/tool stats {}")).await;
+        let stats = runtime.execute(&with_testbed(context("/tool stats {}"))).await;
         assert!(stats.success, "{stats:?}");
         if stats.response.contains(r#""cancelled":1"#) {
             break;
@@ -192,14 +202,14 @@ async fn cancel_mid_tool_call_ends_cancelled_within_the_wait() {
 
 #[tokio::test]
 async fn twenty_concurrent_executions_share_one_process() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = echo_runtime(endpoints.clone()).await;
+    let (host, runtime) = echo_runtime(catalogue_tools()).await;
     let pid = host.pid().unwrap();
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let runtime = runtime.clone();
             tokio::spawn(async move {
-                let context = RuntimeExecutionContext::new(format!("n{i}")).runtime_config(
+                let context = tool_context(
+                    &format!("n{i}"),
                     json!({"greeting": "Hi", "tool": "echo", "arguments": {"message": format!("m{i}")}}),
                 );
                 (i, runtime.execute(&context).await)
@@ -210,9 +220,11 @@ async fn twenty_concurrent_executions_share_one_process() {
         let (i, result) = task.await.unwrap();
         assert!(result.success, "{i}: {result:?}");
         assert_eq!(result.response, format!("Hi, n{i}\nEcho: m{i}"));
+        let log = result.tool_execution_messages.unwrap();
+        assert_eq!(log.len(), 1, "each execution logs its own call");
+        assert_eq!(log[0].input, json!({"message": format!("m{i}")}));
     }
     assert_eq!(host.pid(), Some(pid), "one process served them all");
-    assert_eq!(endpoints.closed.load(Ordering::Acquire), 20);
     host.shutdown().await;
 }
 
@@ -236,10 +248,8 @@ async fn shutdown_and_drop_leave_no_process() {
 
 #[tokio::test]
 async fn shutdown_lets_the_plugin_end_its_executions_in_flight() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = echo_runtime(endpoints.clone()).await;
-    let sleepy = RuntimeExecutionContext::new("sleepy")
-        .runtime_config(json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
+    let (host, runtime) = echo_runtime(catalogue_tools()).await;
+    let sleepy = tool_context("sleepy", json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
     let task = tokio::spawn({
         let runtime = runtime.clone();
         async move { runtime.execute(&sleepy).await }
@@ -256,15 +266,13 @@ async fn shutdown_lets_the_plugin_end_its_executions_in_flight() {
 
 #[tokio::test]
 async fn cancelling_a_stream_ends_it_cancelled_with_done() {
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = echo_runtime(endpoints).await;
+    let (host, runtime) = echo_runtime(catalogue_tools()).await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let callback = {
         let events = Arc::clone(&events);
         EventCallback::new(move |event: &ExecutionEvent| events.lock().unwrap().push(event.clone()))
     };
-    let sleepy = RuntimeExecutionContext::new("sleepy")
-        .runtime_config(json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
+    let sleepy = tool_context("sleepy", json!({"greeting": "Hi", "tool": "sleep_ms", "arguments": {"ms": 30_000}}));
     let id = sleepy.execution_id.clone();
     let stream = runtime.stream_execute(sleepy, Some(callback));
     let collected = tokio::spawn(stream.collect::<Vec<_>>());

@@ -50,25 +50,29 @@ fn mcp_command(python: &str) -> PluginCommand {
 #[tokio::test]
 async fn the_sdk_client_lists_and_calls_the_catalogues_tools() {
     let Some(python) = venv_python() else { return };
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = runtime_for(mcp_command(&python), quick_options(), endpoints.clone()).await;
+    let tools = catalogue_tools();
+    let (host, runtime) = runtime_for(mcp_command(&python), quick_options(), Arc::clone(&tools)).await;
 
     let info = host.start().await.unwrap();
     assert!(info.description().contains("MCP Python SDK"));
-    let plugin = PluginRuntime::new(host.clone(), info, endpoints.clone());
+    let plugin = PluginRuntime::new(host.clone(), info, tools);
     plugin.check_config(None).await.expect("no validate_config: the schema alone decides");
     assert!(plugin.check_config(Some(&json!({"model": "x"}))).await.is_err());
 
-    let listed = runtime.execute(&RuntimeExecutionContext::new("what can you do?")).await;
+    let listed = runtime.execute(&with_testbed(RuntimeExecutionContext::new("what can you do?"))).await;
     assert!(listed.success, "{listed:?}");
-    assert!(listed.response.starts_with("tools: echo, add, sleep_ms"), "{}", listed.response);
+    let names: Vec<&str> = listed.response.strip_prefix("tools: ").expect("a tool list").split(", ").collect();
+    for tool in ["testbed__add", "testbed__echo", "testbed__sleep_ms"] {
+        assert!(names.contains(&tool), "{tool} offered: {names:?}");
+    }
 
-    let context = RuntimeExecutionContext::new("x")
-        .runtime_config(json!({"tool": "echo", "arguments": {"message": "via the SDK"}}));
+    let context = tool_context("x", json!({"tool": "testbed__echo", "arguments": {"message": "via the SDK"}}));
     let called = runtime.execute(&context).await;
     assert!(called.success, "{called:?}");
-    assert_eq!(called.response, "echo: Echo: via the SDK");
-    assert_eq!(called.tool_execution_messages.map(|log| log.len()), Some(1));
+    assert_eq!(called.response, "testbed__echo: Echo: via the SDK");
+    let log = called.tool_execution_messages.expect("toolbridge's log");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].output, "Echo: via the SDK");
 
     let events = Arc::new(Mutex::new(Vec::new()));
     let callback = {
@@ -76,20 +80,22 @@ async fn the_sdk_client_lists_and_calls_the_catalogues_tools() {
         EventCallback::new(move |event: &ExecutionEvent| events.lock().unwrap().push(event.name()))
     };
     let items: Vec<_> = runtime
-        .stream_execute(RuntimeExecutionContext::new(r#"/tool add {"a": 1, "b": 2}"#), Some(callback))
+        .stream_execute(
+            with_testbed(RuntimeExecutionContext::new(r#"/tool testbed__add {"a": 1, "b": 2}"#)),
+            Some(callback),
+        )
         .collect()
         .await;
-    assert_eq!(items.last().unwrap().response, "add: 3");
-    assert_eq!(*events.lock().unwrap(), ["content_chunk", "usage", "done"]);
+    assert_eq!(items.last().unwrap().response, "testbed__add: 3");
+    assert_eq!(*events.lock().unwrap(), ["tool_start", "tool_complete", "content_chunk", "usage", "done"]);
     host.shutdown().await;
 }
 
 #[tokio::test]
 async fn cancelling_abandons_the_sdk_call() {
     let Some(python) = venv_python() else { return };
-    let endpoints = TestbedEndpoints::start();
-    let (host, runtime) = runtime_for(mcp_command(&python), quick_options(), endpoints).await;
-    let context = RuntimeExecutionContext::new(r#"/tool sleep_ms {"ms": 30000}"#);
+    let (host, runtime) = runtime_for(mcp_command(&python), quick_options(), catalogue_tools()).await;
+    let context = with_testbed(RuntimeExecutionContext::new(r#"/tool testbed__sleep_ms {"ms": 30000}"#));
     let id = context.execution_id.clone();
     let task = tokio::spawn({
         let runtime = runtime.clone();

@@ -1,25 +1,18 @@
-//! Shared helpers: plugin commands, a testbed MCP server over HTTP as the tool endpoint, and
-//! process checks.
+//! Shared helpers: plugin commands, the real tool endpoint (each execution's catalogue, the
+//! testbed MCP server as its server), and process checks.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::any::Any;
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use toolbridge::{Pool, PoolOptions};
 use toolbridge_plugin::{
-    PluginCommand, PluginHost, PluginOptions, PluginRuntime, ToolEndpoint, ToolEndpointProvider, ToolLog,
+    CatalogueTools, PluginCommand, PluginHost, PluginOptions, PluginRuntime, ToolEndpointProvider,
 };
-use toolbridge_runtime::{
-    ExecutionScope, RuntimeDeps, RuntimeError, RuntimeExecutionContext, RuntimeHandle, ToolCallRecord, ToolSourceKind,
-    async_trait,
-};
+use toolbridge_runtime::{RuntimeDeps, RuntimeExecutionContext, RuntimeHandle};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -71,155 +64,22 @@ pub fn context(prompt: &str) -> RuntimeExecutionContext {
     RuntimeExecutionContext::new(prompt).runtime_config(json!({"greeting": "Hi"}))
 }
 
-/// The testbed MCP server binary. Used as found when it exists: the workspace's test script
-/// builds every binary first (`cargo build --workspace --bins`), and building it here with
-/// `-p` would resolve other features and rebuild it under the feet of other test binaries.
-/// Built with `cargo build -p testbed-mcp` only when missing.
-pub fn testbed_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let root = workspace();
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-            let binary = target.join("debug/testbed-mcp");
-            if !binary.exists() {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "-q", "-p", "testbed-mcp"])
-                    .current_dir(&root)
-                    .status()
-                    .expect("cargo build -p testbed-mcp");
-                assert!(status.success(), "building testbed-mcp failed");
-            }
-            binary
-        })
-        .clone()
+/// Each execution's own catalogue served to the plugin, its MCP servers through one pool.
+pub fn catalogue_tools() -> Arc<dyn ToolEndpointProvider> {
+    Arc::new(CatalogueTools::new(Pool::new(PoolOptions::default())))
 }
 
-/// A testbed MCP server on 127.0.0.1 over streamable HTTP; killed on drop.
-#[derive(Debug)]
-pub struct TestbedHttp {
-    child: Child,
-    pub url: String,
+/// `context` with the testbed MCP server (stdio) as its one server: its tools are
+/// `testbed__echo`, `testbed__add`, `testbed__sleep_ms`…
+pub fn with_testbed(mut context: RuntimeExecutionContext) -> RuntimeExecutionContext {
+    context.mcp_servers =
+        serde_json::from_value(json!({"testbed": {"command": toolbridge_test_support::testbed()}})).expect("config");
+    context
 }
 
-impl TestbedHttp {
-    pub fn start() -> Self {
-        let mut child = Command::new(testbed_binary())
-            .args(["--http", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start testbed-mcp --http");
-        let stderr = child.stderr.take().expect("stderr piped");
-        let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let line = lines.next().expect("testbed prints its address").expect("read testbed stderr");
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.trim().to_owned();
-            }
-        };
-        // Keep draining so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, url }
-    }
-}
-
-impl Drop for TestbedHttp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Serves every execution's tools from one testbed HTTP server, counting endpoints opened and
-/// closed, with a call log that records one entry per execution (so the plumbing of
-/// `tool_execution_messages` is visible).
-#[derive(Debug)]
-pub struct TestbedEndpoints {
-    pub server: TestbedHttp,
-    pub opened: Arc<AtomicUsize>,
-    pub closed: Arc<AtomicUsize>,
-    /// Execution ids whose log was read, in order.
-    pub logs_read: Arc<Mutex<Vec<String>>>,
-}
-
-impl TestbedEndpoints {
-    pub fn start() -> Arc<Self> {
-        Arc::new(Self {
-            server: TestbedHttp::start(),
-            opened: Arc::default(),
-            closed: Arc::default(),
-            logs_read: Arc::default(),
-        })
-    }
-}
-
-/// Counts a closed endpoint when dropped.
-struct CloseCounter(Arc<AtomicUsize>);
-
-impl Drop for CloseCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
-    }
-}
-
-/// A log that reports one record naming the execution, after checking the endpoint is closed.
-struct OneRecordLog {
-    execution_id: String,
-    opened: Arc<AtomicUsize>,
-    closed: Arc<AtomicUsize>,
-    read: Arc<Mutex<Vec<String>>>,
-}
-
-#[async_trait]
-impl ToolLog for OneRecordLog {
-    async fn records(self: Box<Self>) -> Vec<ToolCallRecord> {
-        assert!(
-            self.closed.load(Ordering::Acquire) >= 1 && self.opened.load(Ordering::Acquire) >= 1,
-            "the log is read after the endpoint's guard was dropped"
-        );
-        self.read.lock().unwrap().push(self.execution_id.clone());
-        let now = chrono::Utc::now();
-        vec![ToolCallRecord {
-            tool: "testbed__echo".into(),
-            tool_use_id: format!("log-of-{}", self.execution_id),
-            source: ToolSourceKind::Mcp,
-            server: Some("testbed".into()),
-            input: json!({}),
-            output: String::new(),
-            success: true,
-            error: None,
-            error_type: None,
-            duration_ms: 0,
-            start_time: now,
-            end_time: now,
-            metadata: serde_json::Map::new(),
-        }]
-    }
-}
-
-#[async_trait]
-impl ToolEndpointProvider for TestbedEndpoints {
-    async fn open(
-        &self,
-        context: &RuntimeExecutionContext,
-        _scope: &ExecutionScope,
-    ) -> Result<Option<ToolEndpoint>, RuntimeError> {
-        self.opened.fetch_add(1, Ordering::AcqRel);
-        let guard: Box<dyn Any + Send + Sync> = Box::new(CloseCounter(Arc::clone(&self.closed)));
-        Ok(Some(ToolEndpoint {
-            url: self.server.url.clone(),
-            headers: BTreeMap::from([("X-Execution".to_owned(), context.execution_id.to_string())]),
-            guard,
-            tool_log: Some(Box::new(OneRecordLog {
-                execution_id: context.execution_id.to_string(),
-                opened: Arc::clone(&self.opened),
-                closed: Arc::clone(&self.closed),
-                read: Arc::clone(&self.logs_read),
-            })),
-        }))
-    }
+/// A context for the echo plugin with the testbed's tools.
+pub fn tool_context(prompt: &str, config: serde_json::Value) -> RuntimeExecutionContext {
+    with_testbed(RuntimeExecutionContext::new(prompt).runtime_config(config))
 }
 
 /// Whether a process exists (zombies count as gone).
