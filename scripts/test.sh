@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 bash scripts/setup.sh
-# The dashboard test drives headless Chromium (Debian package).
+# The dashboard test drives headless Chromium (Debian package); the runtime plugin tests run
+# the PyPI `mcp` client in a venv.
 bash scripts/setup-browser.sh
+bash scripts/setup-python-plugins.sh >/dev/null
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -17,7 +19,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build binaries used by the tests"
-cargo build --workspace --bins --locked --features toolbridge-providers/fake-server
+cargo build --workspace --bins --example custom_cli --locked --features toolbridge-providers/fake-server
 
 step "tests"
 mkdir -p target

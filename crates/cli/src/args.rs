@@ -88,12 +88,9 @@ pub(crate) enum Command {
     /// Create, list, show and delete agents.
     #[command(subcommand)]
     Agent(AgentCommand),
-    /// List the available runtimes with their capabilities and config schemas.
-    Runtimes {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// List the runtimes (built-in and plugins) with their capabilities and config schemas;
+    /// register and remove runtime plugins.
+    Runtimes(RuntimesArgs),
     /// Serve the whole catalogue as one MCP server.
     Serve(ServeArgs),
     /// Serve the HTTP API and the dashboard (agents, executions with live events, cancel, usage).
@@ -135,6 +132,43 @@ pub(crate) struct RunArgs {
     /// Print the RuntimeExecutionResult as JSON instead of streaming.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct RuntimesArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<RuntimesCommand>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RuntimesCommand {
+    /// Register a runtime plugin: a program toolbridge starts and drives over JSON-RPC on its
+    /// stdin/stdout (see docs/runtime-plugins.md). It is started once now (`initialize`) and
+    /// registered only if that succeeds.
+    #[command(after_help = "Example:\n  toolbridge runtimes add echo_py -- python3 examples/plugins/echo_runtime.py")]
+    Add {
+        /// The runtime type agents will name (`--runtime NAME`); not a built-in one.
+        name: String,
+        /// An environment variable for the plugin (repeatable). Stored in the database as given.
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The plugin's working directory (default: the current directory, so that relative
+        /// paths in the command keep working from anywhere).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Unregister a runtime plugin (agents that use it fail to run until it is added again).
+    Remove {
+        /// The plugin's runtime type.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,6 +25,7 @@ mod commands;
 mod error;
 mod logging;
 mod output;
+mod plugins;
 mod setup;
 mod signals;
 

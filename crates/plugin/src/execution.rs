@@ -196,7 +196,11 @@ impl Execution {
     }
 
     fn result(&mut self, answer: ExecuteResult, tool_log: Option<Vec<ToolCallRecord>>) -> RuntimeExecutionResult {
-        let usage = if answer.usage.is_empty() { self.usage.take().unwrap_or(answer.usage) } else { answer.usage };
+        let mut usage = if answer.usage.is_empty() { self.usage.take().unwrap_or(answer.usage) } else { answer.usage };
+        // A plugin that counts tokens in and out but not their sum still gets a total.
+        if usage.total_tokens == 0 {
+            usage.total_tokens = usage.input_tokens.saturating_add(usage.output_tokens);
+        }
         RuntimeExecutionResult {
             response: answer.response,
             usage,

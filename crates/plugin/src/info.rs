@@ -5,7 +5,7 @@ use serde_json::Value;
 use toolbridge_runtime::{ConfigError, RuntimeCapabilities};
 
 use crate::error::PluginError;
-use crate::protocol::InitializeResult;
+use crate::protocol::{InitializeResult, PROTOCOL_VERSION};
 use crate::schema::ConfigSchema;
 
 /// A plugin's description, capabilities and `runtime_config` schema, from `initialize`.
@@ -28,6 +28,25 @@ impl PluginInfo {
             requires_model: result.requires_model,
             schema,
         })
+    }
+
+    /// What the plugin said, as the `initialize` result it sent (to store a registration).
+    pub fn to_json(&self) -> Value {
+        let result = InitializeResult {
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+            description: self.description.clone(),
+            capabilities: self.capabilities,
+            config_schema: Some(self.schema.schema().clone()),
+            requires_model: self.requires_model,
+        };
+        serde_json::to_value(result).unwrap_or(Value::Null)
+    }
+
+    /// Reads what [`to_json`](Self::to_json) wrote (a stored registration of `plugin`).
+    pub fn from_json(plugin: &str, value: Value) -> Result<Self, PluginError> {
+        let invalid = |message: String| PluginError::InvalidSchema { plugin: plugin.to_owned(), message };
+        let result = InitializeResult::from_value(value).map_err(|e| invalid(format!("stored registration: {e}")))?;
+        Self::new(plugin, result)
     }
 
     /// What the runtime is.

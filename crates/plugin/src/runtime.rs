@@ -173,6 +173,11 @@ impl Runtime for PluginRuntime {
         Ok(())
     }
 
+    /// The plugin's own `validate_config`, when an agent is created.
+    async fn check_config(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        self.plugin_validation(context.runtime_config.as_ref()).await
+    }
+
     async fn before_execute(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
         self.plugin_validation(context.runtime_config.as_ref()).await
     }
@@ -198,12 +203,20 @@ pub fn spec(
     info: PluginInfo,
     endpoints: Arc<dyn ToolEndpointProvider>,
 ) -> RuntimeSpec {
-    let checker = info.clone();
-    let description = info.description().to_owned();
-    let schema = info.config_schema().clone();
     let mut runtime = PluginRuntime::new(host, info, endpoints);
     runtime.runtime_type = name.into();
-    RuntimeSpec::new(runtime.runtime_type.clone(), description, move |_deps| Ok(runtime.clone()))
-        .with_dynamic_config(schema, move |config| checker.check_config(config))
-        .plugin()
+    runtime.into_spec()
+}
+
+impl PluginRuntime {
+    /// Its registration: the runtime type is the host's name; every handle the registry
+    /// creates shares this runtime's host.
+    pub fn into_spec(self) -> RuntimeSpec {
+        let checker = self.info.clone();
+        let description = self.info.description().to_owned();
+        let schema = self.info.config_schema().clone();
+        RuntimeSpec::new(self.runtime_type.clone(), description, move |_deps| Ok(self.clone()))
+            .with_dynamic_config(schema, move |config| checker.check_config(config))
+            .plugin()
+    }
 }

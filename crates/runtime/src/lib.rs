@@ -78,7 +78,7 @@ pub use event::{EventCallback, ExecutionEvent, TOOL_EVENT_OUTPUT_CHARS, ToolStat
 pub use event_log::{EVENT_LOG_DELTAS, TimedEvent};
 pub use handle::{CANCEL_GRACE, RuntimeDeps, RuntimeHandle};
 pub use model_config::ModelConfig;
-pub use registry::{RuntimeInfo, RuntimeKind, RuntimeRegistry, RuntimeSpec};
+pub use registry::{RuntimeFactory, RuntimeInfo, RuntimeKind, RuntimeRegistry, RuntimeSpec};
 pub use result::{FinishReason, RuntimeExecutionResult};
 pub use runtime::{ExecutionScope, ResultStream, Runtime};
 pub use runtime_config::{

@@ -159,6 +159,16 @@ pub trait Runtime: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Validation that needs I/O (a runtime plugin asks its process), run when an agent is
+    /// created ([`RuntimeRegistry::check_agent`](crate::RuntimeRegistry::check_agent)) after
+    /// [`validate_config`](Self::validate_config) passed, with an empty prompt. Runtimes that
+    /// also need it before each execution call it from
+    /// [`before_execute`](Self::before_execute). Default: nothing more to check.
+    async fn check_config(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        let _ = context;
+        Ok(())
+    }
+
     /// Called before the implementation runs. An error skips the implementation and goes to
     /// [`on_error`](Self::on_error).
     async fn before_execute(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {

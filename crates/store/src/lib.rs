@@ -1,4 +1,4 @@
-//! Persistence for toolbridge: agents, executions (with their tool-call logs and usage) in an
+//! Persistence for toolbridge: agents, registered runtime plugins, executions (with their tool-call logs and usage) in an
 //! embedded SQLite database (WAL mode, migrations, safe with several processes writing).
 //!
 //! [`Store`] implements the runtime's [`ControlPlane`](toolbridge_runtime::ControlPlane): give it
@@ -12,8 +12,10 @@
 
 mod control_plane;
 mod migrations;
+mod plugins;
 mod store;
 
+pub use plugins::StoredPlugin;
 pub use store::{
     ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionSummary, Store, StoredAgent, StoredExecution,
 };
@@ -45,6 +47,9 @@ pub enum StoreError {
     /// An agent of that name exists.
     #[error("an agent named {0:?} already exists")]
     AgentExists(String),
+    /// A runtime plugin of that name is registered.
+    #[error("a runtime plugin named {0:?} is already registered")]
+    PluginExists(String),
     /// An id prefix matches several executions.
     #[error("execution id prefix {prefix:?} is ambiguous: {candidates}")]
     Ambiguous {

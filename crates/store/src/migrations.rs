@@ -78,6 +78,14 @@ CREATE TABLE execution_events (
 DROP INDEX executions_by_time;
 CREATE INDEX executions_by_time ON executions (started_at DESC, id DESC);
 ",
+    r"
+CREATE TABLE runtime_plugins (
+    name        TEXT PRIMARY KEY,
+    command     TEXT NOT NULL,
+    info        TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+",
 ];
 
 /// Brings the database to the current schema. A database from a newer toolbridge is refused.

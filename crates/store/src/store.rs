@@ -111,7 +111,7 @@ pub struct Store {
     pub(crate) secrets: Secrets,
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))

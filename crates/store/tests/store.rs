@@ -320,3 +320,26 @@ async fn pages_follow_the_cursor_newest_first_without_gaps_or_repeats() {
     assert_eq!(errors.executions.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e-6", "e-3"]);
     assert!(errors.next.is_some());
 }
+
+#[tokio::test]
+async fn runtime_plugins_are_registered_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    let command = json!({"program": "python3", "args": ["echo_runtime.py"], "env": {}, "cwd": null});
+    let info = json!({"protocol_version": "1", "description": "echo", "config_schema": null});
+    store.add_plugin("echo_py", &command, &info).await.unwrap();
+    let duplicate = store.add_plugin("echo_py", &command, &info).await.unwrap_err();
+    assert!(matches!(duplicate, StoreError::PluginExists(ref name) if name == "echo_py"), "{duplicate}");
+    store.add_plugin("another", &json!({"program": "x"}), &json!({})).await.unwrap();
+
+    // Another process (here: another connection) sees them.
+    let reopened = Store::open(&path).unwrap();
+    let names: Vec<_> = reopened.list_plugins().await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["another", "echo_py"]);
+    let echo = reopened.get_plugin("echo_py").await.unwrap().unwrap();
+    assert_eq!((echo.command, echo.info), (command, info));
+    assert!(reopened.remove_plugin("echo_py").await.unwrap());
+    assert!(!reopened.remove_plugin("echo_py").await.unwrap());
+    assert!(store.get_plugin("echo_py").await.unwrap().is_none());
+}

@@ -7,6 +7,7 @@
 //! events: the log is complete whatever the runtime reports. Closing it cancels the calls
 //! still running (they are logged `cancelled`) and releases the port.
 
+use axum::serve::ListenerExt as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,7 +64,7 @@ impl ExecutionEndpoint {
         let router = router(server, options, &stop);
         let shutdown = stop.clone().cancelled_owned();
         let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            if let Err(error) = axum::serve(listener.tap_io(no_delay), router).with_graceful_shutdown(shutdown).await {
                 warn!(%error, "execution tool endpoint stopped with an error");
             }
         });
@@ -114,4 +115,12 @@ impl Drop for ExecutionEndpoint {
 /// 244 random bits from the OS (two v4 UUIDs), as hex.
 fn one_time_token() -> String {
     format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+/// Answers go out as soon as they are written: without `TCP_NODELAY` a response written in
+/// two parts (headers, then an SSE event) waits for the client's delayed ACK (~40 ms).
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
 }

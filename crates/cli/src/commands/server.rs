@@ -28,7 +28,7 @@ pub(crate) async fn run(app: &App, args: ServerArgs) -> CliResult {
     let token = token(&args)?;
     let store = app.store()?;
     let pool = app.pool();
-    let registry = app.registry(&pool)?;
+    let registry = app.registry(&pool).await?;
     let mut options = ServerOptions::new(args.listen);
     options.token = token;
     options.allowed_hosts.clone_from(&args.allow_hosts);

@@ -47,11 +47,11 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 
 /// Parses and validates an agent: its shape (each field named), its name, then its runtime's
 /// verdict on its `runtime_config` and configuration.
-fn validated(state: &AppState, body: Value) -> Result<AgentDefinition, ApiError> {
+async fn validated(state: &AppState, body: Value) -> Result<AgentDefinition, ApiError> {
     let agent: AgentDefinition = parse(body)?;
     check_name(&agent.name)?;
-    let registry = state.executions.registry().read().unwrap_or_else(PoisonError::into_inner);
-    registry.validate_agent(&agent)?;
+    let check = state.executions.registry().read().unwrap_or_else(PoisonError::into_inner).check_agent(&agent);
+    check.await?;
     Ok(agent)
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn no_agent(name: &str) -> ApiError {
 }
 
 pub(crate) async fn create(State(state): State<AppState>, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
-    let agent = validated(&state, body)?;
+    let agent = validated(&state, body).await?;
     state.store.create_agent(&agent).await?;
     let stored = state.store.get_agent(&agent.name).await?.ok_or_else(|| no_agent(&agent.name))?;
     Ok((StatusCode::CREATED, Json(agent_view(&stored))).into_response())
@@ -91,7 +91,7 @@ pub(crate) async fn replace(
             Some(_) => return Err(ApiError::invalid("name", format!("the body's name must be the path's, {name:?}"))),
         }
     }
-    let mut agent = validated(&state, body)?;
+    let mut agent = validated(&state, body).await?;
     let existing = state.store.get_agent(&name).await?;
     if let Some(existing) = &existing {
         keep_masked_secrets(&mut agent.mcp_servers, &existing.definition.mcp_servers);
