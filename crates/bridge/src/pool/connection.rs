@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
 
+use super::sse::{self, SseClientTransport};
 use super::stdio::{self, LossReason};
 use super::{PoolOptions, SandboxReport};
 use crate::process::{Killer, Launcher};
@@ -238,20 +239,47 @@ impl Connection {
                     }
                 }
             }
-            TransportConfig::Http(http) => {
-                let transport = http_transport(name, http)?;
-                match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale, reason)),
-                    Ok(Err(error)) => Err(StartError(format!(
-                        "server {name:?} at {}: initialize failed: {}",
-                        http.url,
-                        tidy_error(&error.to_string())
-                    ))),
-                    Err(_) => Err(StartError(format!(
-                        "server {name:?} at {} did not answer initialize within {limit:?}",
-                        http.url
-                    ))),
-                }
+            TransportConfig::Http(http) | TransportConfig::Sse(http) => {
+                let client = http_client(name, http)?;
+                let deadline = tokio::time::Instant::now() + limit;
+                let service = if matches!(server.transport, TransportConfig::Sse(_)) {
+                    serve_sse(handler, client, http, name, limit, deadline).await?
+                } else {
+                    let transport = StreamableHttpClientTransport::with_client(
+                        client.clone(),
+                        StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
+                    );
+                    match tokio::time::timeout_at(deadline, handler.clone().serve(transport)).await {
+                        Ok(Ok(service)) => service,
+                        // The spec's backwards compatibility: a 4xx to the POST may be a server
+                        // that speaks only the legacy transport.
+                        Ok(Err(error)) if sse::is_legacy_answer(&error) => {
+                            tracing::debug!(server = %name, %error, "streamable HTTP refused; trying the legacy HTTP+SSE transport");
+                            serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
+                                StartError(format!(
+                                    "server {name:?} at {}: initialize failed: {}; nor is it an SSE server: {}",
+                                    http.url,
+                                    tidy_error(&error.to_string()),
+                                    sse_error.0.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
+                                ))
+                            })?
+                        }
+                        Ok(Err(error)) => {
+                            return Err(StartError(format!(
+                                "server {name:?} at {}: initialize failed: {}",
+                                http.url,
+                                tidy_error(&error.to_string())
+                            )));
+                        }
+                        Err(_) => {
+                            return Err(StartError(format!(
+                                "server {name:?} at {} did not answer initialize within {limit:?}",
+                                http.url
+                            )));
+                        }
+                    }
+                };
+                Ok(Self::new(service, None, stderr, tools_stale, reason))
             }
         }
     }
@@ -277,10 +305,34 @@ impl Connection {
     }
 }
 
-fn http_transport(
+/// Connects to a legacy HTTP+SSE server and completes the handshake by `deadline`.
+async fn serve_sse(
+    handler: Handler,
+    client: reqwest::Client,
+    http: &HttpConfig,
     name: &str,
-    config: &HttpConfig,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, StartError> {
+    limit: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<RunningService<RoleClient, Handler>, StartError> {
+    let connect = async {
+        let transport = SseClientTransport::connect(client, &http.url)
+            .await
+            .map_err(|error| StartError(format!("server {name:?} at {}: {error}", http.url)))?;
+        handler.serve(transport).await.map_err(|error| {
+            StartError(format!(
+                "server {name:?} at {}: initialize failed: {}",
+                http.url,
+                tidy_error(&error.to_string())
+            ))
+        })
+    };
+    tokio::time::timeout_at(deadline, connect).await.unwrap_or_else(|_| {
+        Err(StartError(format!("server {name:?} at {} did not answer initialize within {limit:?}", http.url)))
+    })
+}
+
+/// The HTTP client of a server: its headers on every request.
+fn http_client(name: &str, config: &HttpConfig) -> Result<reqwest::Client, StartError> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (key, value) in &config.headers {
         let header = reqwest::header::HeaderName::from_bytes(key.as_bytes())
@@ -290,14 +342,10 @@ fn http_transport(
         value.set_sensitive(true);
         headers.insert(header, value);
     }
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
         .default_headers(headers)
         .build()
-        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))?;
-    Ok(StreamableHttpClientTransport::with_client(
-        client,
-        StreamableHttpClientTransportConfig::with_uri(config.url.as_str()),
-    ))
+        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))
 }
 
 /// rmcp's transport errors name the transport's full generic type

@@ -19,6 +19,7 @@
 
 mod connection;
 mod slot;
+mod sse;
 mod stdio;
 
 use std::collections::HashMap;

@@ -177,7 +177,8 @@ impl Slot {
                 Err(error) => {
                     Counters::bump(&pool.counters.start_failures);
                     last_error = pool.options.secrets.scrub(&error.to_string());
-                    warn!(server = %self.config.name, error = %last_error, "MCP server did not start");
+                    // The caller reports the final failure (once); each attempt is a detail.
+                    debug!(server = %self.config.name, error = %last_error, "MCP server did not start");
                     if restart {
                         self.lock().failed_restarts += 1;
                     }
