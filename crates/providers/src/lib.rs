@@ -24,8 +24,8 @@ pub use error::ProviderError;
 pub use http::RetryPolicy;
 pub use openai::OpenAiProvider;
 pub use provider::{
-    ANTHROPIC_DEFAULT_URL, DeltaStream, ModelProvider, OPENAI_DEFAULT_URL, ProviderEnv, ProviderOptions,
-    provider_for_model,
+    ANTHROPIC_DEFAULT_URL, DeltaStream, KNOWN_PROVIDERS, ModelProvider, OPENAI_DEFAULT_URL, ProviderEnv,
+    ProviderOptions, provider_for_model,
 };
 pub use scripted::ScriptedProvider;
 pub use types::{
