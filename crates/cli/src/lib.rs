@@ -22,10 +22,13 @@
 mod app;
 mod args;
 mod commands;
+mod discovery;
 mod error;
+mod live;
 mod logging;
 mod output;
 mod setup;
 mod signals;
+mod terminal;
 
 pub use app::Cli;

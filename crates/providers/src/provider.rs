@@ -152,7 +152,9 @@ mod prefix_tests {
     #[test]
     fn unknown_prefixes_list_the_known_ones() {
         let env = ProviderEnv { openai_base_url: Some("http://127.0.0.1:1".into()), ..ProviderEnv::default() };
-        let Err(error) = provider_for_model("foo:bar", &env, ProviderOptions::default()) else { panic!("foo:bar accepted") };
+        let Err(error) = provider_for_model("foo:bar", &env, ProviderOptions::default()) else {
+            panic!("foo:bar accepted")
+        };
         let text = error.to_string();
         assert!(text.contains("\"foo\"") && text.contains("openai, anthropic, scripted"), "{text}");
         let (_, model) = provider_for_model("openai:llama3:8b", &env, ProviderOptions::default()).unwrap();

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use rmcp::handler::client::progress::ProgressDispatcher;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
-    FormElicitationCapability, Implementation, ProtocolVersion,
+    FormElicitationCapability, Implementation, ProgressNotificationParam, ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -78,10 +79,12 @@ impl StderrTail {
     }
 }
 
-/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`.
+/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`,
+/// hands `notifications/progress` to the call that asked for them.
 #[derive(Debug, Clone)]
 pub(crate) struct Handler {
     pub(crate) tools_stale: Arc<AtomicBool>,
+    pub(crate) progress: ProgressDispatcher,
     /// Answer form elicitations by accepting the schema's defaults (no human in the loop).
     pub(crate) accept_elicitation_defaults: bool,
 }
@@ -89,6 +92,10 @@ pub(crate) struct Handler {
 impl ClientHandler for Handler {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_stale.store(true, Ordering::Release);
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        self.progress.handle_notification(params).await;
     }
 
     fn get_info(&self) -> ClientConfig {
@@ -139,6 +146,8 @@ pub(crate) struct Connection {
     pub(crate) sandbox: Option<SandboxReport>,
     pub(crate) stderr: Arc<StderrTail>,
     pub(crate) tools_stale: Arc<AtomicBool>,
+    /// Where the server's progress notifications go.
+    pub(crate) progress: ProgressDispatcher,
     /// Set when we ended the connection ourselves (e.g. an oversized message).
     reason: LossReason,
     dead: AtomicBool,
@@ -203,6 +212,7 @@ impl Connection {
         let tools_stale = Arc::new(AtomicBool::new(false));
         let handler = Handler {
             tools_stale: Arc::clone(&tools_stale),
+            progress: ProgressDispatcher::new(),
             accept_elicitation_defaults: options.accept_elicitation_defaults,
         };
         let stderr = Arc::new(StderrTail::default());
@@ -292,7 +302,9 @@ impl Connection {
         reason: LossReason,
     ) -> Self {
         let peer = service.peer().clone();
+        let progress = service.service().progress.clone();
         Self {
+            progress,
             service: tokio::sync::Mutex::new(Some(service)),
             peer,
             process,

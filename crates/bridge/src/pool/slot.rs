@@ -11,8 +11,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use rmcp::ServiceError;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use rmcp::handler::client::progress::ProgressSubscriber;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, NumberOrString, ProgressNotificationParam, ProgressToken,
+    RequestMetaObject,
+};
 use serde_json::{Map, Value};
 use toolbridge_config::ServerConfig;
 use tracing::{Instrument, debug, info_span, warn};
@@ -21,7 +26,7 @@ use super::connection::{Connection, tidy_error};
 use super::{CallOptions, Counters, Inner, PoolError, PoolOptions};
 use crate::content::convert_result;
 use crate::error::ToolError;
-use crate::source::{ToolDescriptor, ToolOutput};
+use crate::source::{Progress, ToolDescriptor, ToolOutput};
 
 /// What changes about a server while the pool runs.
 #[derive(Debug)]
@@ -249,17 +254,37 @@ impl Slot {
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
         let cancel = options.cancel.unwrap_or_default();
+        let mut progress = match &options.progress {
+            Some(_) => {
+                let token = ProgressToken(NumberOrString::String(next_progress_token().into()));
+                params.meta = Some(RequestMetaObject::with_progress_token(token.clone()));
+                Some(connection.progress.subscribe(token).await)
+            }
+            None => None,
+        };
         let outcome = {
             let _in_flight = InFlight::enter(self);
+            let call = connection.peer.call_tool_once(params);
+            tokio::pin!(call);
+            let deadline = tokio::time::sleep(limit);
+            tokio::pin!(deadline);
             // Dropping the request future (timeout, cancellation, the caller going away) makes
             // rmcp send notifications/cancelled for it.
-            tokio::select! {
-                biased;
-                response = connection.peer.call_tool_once(params) => Some(response),
-                () = tokio::time::sleep(limit) => None,
-                () = cancel.cancelled() => return Err(ToolError::Cancelled),
+            loop {
+                tokio::select! {
+                    biased;
+                    response = &mut call => break Some(response),
+                    () = &mut deadline => break None,
+                    () = cancel.cancelled() => return Err(ToolError::Cancelled),
+                    Some(report) = next_report(progress.as_mut()) => {
+                        if let Some(sink) = &options.progress {
+                            sink.report(Progress { progress: report.progress, total: report.total, message: report.message });
+                        }
+                    }
+                }
             }
         };
+        drop(progress);
         match outcome {
             Some(Ok(CallToolResponse::Complete(result))) => Ok(convert_result(result)),
             Some(Ok(_)) => Err(ToolError::Protocol {
@@ -319,4 +344,18 @@ fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
         .with_jitter()
         .without_max_times()
         .build()
+}
+
+/// A progress token unique in this process.
+fn next_progress_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("toolbridge-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// The next progress report of a call that listens for them (never, for one that does not).
+async fn next_report(subscriber: Option<&mut ProgressSubscriber>) -> Option<ProgressNotificationParam> {
+    match subscriber {
+        Some(subscriber) => subscriber.next().await,
+        None => std::future::pending().await,
+    }
 }
