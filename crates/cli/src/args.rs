@@ -245,12 +245,13 @@ pub(crate) enum TransportChoice {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum McpCommand {
-    /// Add a server: `toolbridge mcp add NAME -- COMMAND [ARGS…]` or `toolbridge mcp add NAME URL`.
+    /// Add a server: `toolbridge mcp add NAME [OPTIONS] -- COMMAND [ARGS…]` or
+    /// `toolbridge mcp add NAME URL [OPTIONS]`.
     Add {
         /// The server's name (the prefix of its tools).
         name: String,
-        /// The command (then its arguments), or the URL of an HTTP server.
-        #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND_OR_URL")]
+        /// The command and its arguments (after `--`), or the URL of an HTTP server.
+        #[arg(required = true, num_args = 1.., value_name = "COMMAND_OR_URL")]
         command: Vec<String>,
         /// The transport [default: http for a URL, else stdio].
         #[arg(long, short, value_enum)]

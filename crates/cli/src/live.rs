@@ -94,7 +94,7 @@ impl Live {
             bar.set_style(style);
         }
         bar.set_message(tool.to_owned());
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned(), bar.clone());
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner).insert(id.to_owned(), bar);
         let (calls, bars, id) = (Arc::clone(&self.calls), self.bars.clone(), id.to_owned());
         // Events arrive inside the execution's runtime: the timer lives there too, and ends
         // at once when the call already has.

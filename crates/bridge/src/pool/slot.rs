@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rmcp::ServiceError;
-use rmcp::handler::client::progress::ProgressSubscriber;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, NumberOrString, ProgressNotificationParam, ProgressToken,
-    RequestMetaObject,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, ServerResult,
 };
+use rmcp::service::PeerRequestOptions;
 use serde_json::{Map, Value};
 use toolbridge_config::ServerConfig;
 use tracing::{Instrument, debug, info_span, warn};
@@ -26,7 +25,7 @@ use super::connection::{Connection, tidy_error};
 use super::{CallOptions, Counters, Inner, PoolError, PoolOptions};
 use crate::content::convert_result;
 use crate::error::ToolError;
-use crate::source::{Progress, ToolDescriptor, ToolOutput};
+use crate::source::{Progress, ProgressSink, ToolDescriptor, ToolOutput};
 
 /// What changes about a server while the pool runs.
 #[derive(Debug)]
@@ -254,37 +253,20 @@ impl Slot {
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
         let cancel = options.cancel.unwrap_or_default();
-        let mut progress = match &options.progress {
-            Some(_) => {
-                let token = ProgressToken(NumberOrString::String(next_progress_token().into()));
-                params.meta = Some(RequestMetaObject::with_progress_token(token.clone()));
-                Some(connection.progress.subscribe(token).await)
-            }
-            None => None,
-        };
         let outcome = {
             let _in_flight = InFlight::enter(self);
-            let call = connection.peer.call_tool_once(params);
-            tokio::pin!(call);
-            let deadline = tokio::time::sleep(limit);
-            tokio::pin!(deadline);
-            // Dropping the request future (timeout, cancellation, the caller going away) makes
-            // rmcp send notifications/cancelled for it.
-            loop {
-                tokio::select! {
+            match &options.progress {
+                // Dropping the request future (timeout, cancellation, the caller going away)
+                // makes rmcp send notifications/cancelled for it.
+                None => tokio::select! {
                     biased;
-                    response = &mut call => break Some(response),
-                    () = &mut deadline => break None,
+                    response = connection.peer.call_tool_once(params) => Some(response),
+                    () = tokio::time::sleep(limit) => None,
                     () = cancel.cancelled() => return Err(ToolError::Cancelled),
-                    Some(report) = next_report(progress.as_mut()) => {
-                        if let Some(sink) = &options.progress {
-                            sink.report(Progress { progress: report.progress, total: report.total, message: report.message });
-                        }
-                    }
-                }
+                },
+                Some(sink) => call_with_progress(&connection, params, limit, &cancel, sink).await?,
             }
         };
-        drop(progress);
         match outcome {
             Some(Ok(CallToolResponse::Complete(result))) => Ok(convert_result(result)),
             Some(Ok(_)) => Err(ToolError::Protocol {
@@ -346,16 +328,49 @@ fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// A progress token unique in this process.
-fn next_progress_token() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    format!("toolbridge-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
-/// The next progress report of a call that listens for them (never, for one that does not).
-async fn next_report(subscriber: Option<&mut ProgressSubscriber>) -> Option<ProgressNotificationParam> {
-    match subscriber {
-        Some(subscriber) => subscriber.next().await,
-        None => std::future::pending().await,
+/// A call whose progress someone follows: rmcp gives every request a progress token of its
+/// own, which only the request's handle tells, so the request is sent through
+/// [`Peer::send_request_with_option`](rmcp::Peer::send_request_with_option) and its
+/// notifications are picked out of the connection's by that token. `None` on timeout; a
+/// timed-out or cancelled call is cancelled on the server too.
+async fn call_with_progress(
+    connection: &Connection,
+    params: CallToolRequestParams,
+    limit: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+    sink: &ProgressSink,
+) -> Result<Option<Result<CallToolResponse, ServiceError>>, ToolError> {
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let mut handle = match connection.peer.send_request_with_option(request, PeerRequestOptions::no_options()).await {
+        Ok(handle) => handle,
+        Err(error) => return Ok(Some(Err(error))),
+    };
+    let mut reports = connection.progress.subscribe(handle.progress_token.clone()).await;
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let stopped = loop {
+        tokio::select! {
+            biased;
+            response = &mut handle.rx => {
+                let response = response.unwrap_or(Err(ServiceError::TransportClosed));
+                return Ok(Some(response.and_then(|result| match result {
+                    ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+                    ServerResult::InputRequiredResult(result) => Ok(CallToolResponse::InputRequired(result)),
+                    ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
+                    ServerResult::EmptyResult(_) => Ok(CallToolResponse::Complete(CallToolResult::success(Vec::new()))),
+                    _ => Err(ServiceError::UnexpectedResponse),
+                })));
+            }
+            () = &mut deadline => break None,
+            () = cancel.cancelled() => break Some(ToolError::Cancelled),
+            Some(report) = reports.next() => {
+                sink.report(Progress { progress: report.progress, total: report.total, message: report.message });
+            }
+        }
+    };
+    let _ = handle.cancel(Some(if stopped.is_some() { "cancelled" } else { "timed out" }.to_owned())).await;
+    match stopped {
+        Some(error) => Err(error),
+        None => Ok(None),
     }
 }

@@ -42,8 +42,8 @@ pub(crate) fn show(printer: &Printer, agent: &StoredAgent) {
         printer.line("mcp servers:");
         for (name, spec) in d.mcp_servers.iter() {
             let mut notes = Vec::new();
-            if let Some(kind) = spec.kind {
-                notes.push(format!("{kind:?}").to_lowercase());
+            if let Some(kind) = spec.kind.and_then(|k| serde_json::to_value(k).ok()) {
+                notes.push(kind.as_str().unwrap_or_default().to_owned());
             }
             if spec.required.is_some_and(|f| f.0) {
                 notes.push("required".to_owned());
@@ -87,7 +87,8 @@ pub(crate) fn show(printer: &Printer, agent: &StoredAgent) {
             };
             let dir = dir.map(|d| format!("  {}", d.display())).unwrap_or_default();
             let off = if skill.enabled { "" } else { "  (disabled)" };
-            printer.line(&format!("  {}  {:?}{dir}{off}", printer.bold(&skill.name), skill.kind()));
+            let kind = serde_json::to_value(skill.kind()).ok().and_then(|v| v.as_str().map(str::to_owned));
+            printer.line(&format!("  {}  {}{dir}{off}", printer.bold(&skill.name), kind.unwrap_or_default()));
         }
     }
     if let Some(policy) = &d.policy {
