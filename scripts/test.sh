@@ -14,6 +14,12 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo package: every library crate, built from its packaged sources as crates.io would"
+# One command for all of them: cargo packages a workspace's interdependent crates together
+# (each verified against the others' packaged sources, not their paths).
+cargo package --locked --allow-dirty --workspace \
+  --exclude testbed-mcp --exclude toolbridge-test-support --exclude toolbridge-bench
+
 step "build binaries used by the tests"
 cargo build --workspace --bins --locked --features toolbridge-providers/fake-server
 

@@ -19,6 +19,7 @@
 //! # Ok::<(), toolbridge_config::ConfigError>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
 mod dotenv;

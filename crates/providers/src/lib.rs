@@ -4,6 +4,7 @@
 //! backoff honouring `Retry-After`, and clear errors. [`fake`] is a local fake model server
 //! for tests, benchmarks and demos.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
 mod accumulator;
