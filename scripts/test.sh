@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 bash scripts/setup.sh
+# The dashboard test drives headless Chromium (Debian package).
+bash scripts/setup-browser.sh
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

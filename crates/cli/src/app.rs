@@ -108,12 +108,12 @@ fn hide_global_options(command: clap::Command) -> clap::Command {
 
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
-/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`,
-/// which answers many clients at once, gets one worker per core. `TOOLBRIDGE_WORKER_THREADS`
+/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`
+/// and `server`, which answer many clients at once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS`
 /// overrides both (`1`: current-thread, `N`: N workers).
 fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let serving = matches!(command, Command::Serve(_) | Command::Mcp(McpCommand::Serve(_)));
+    let serving = matches!(command, Command::Serve(_) | Command::Server(_) | Command::Mcp(McpCommand::Serve(_)));
     let threads = threads.unwrap_or(if serving { 0 } else { 1 });
     match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
@@ -129,14 +129,16 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
 async fn dispatch(app: &App, command: Command) -> CliResult {
     let chat = matches!(command, Command::Chat(_));
     crate::signals::install(if chat { crate::signals::Mode::Interrupt } else { crate::signals::Mode::Terminate });
-    // `run`, `chat` and `serve` handle termination themselves (cancel and store; shut down
-    // cleanly); any other command just stops, its pool's process groups killed as it is dropped.
+    // `run`, `chat`, `serve` and `server` handle termination themselves (cancel and store; shut
+    // down cleanly); any other command just stops, its pool's process groups killed as it is
+    // dropped.
     match command {
         Command::Run(args) => return crate::commands::run::run(app, args).await,
         Command::Chat(args) => return crate::commands::chat::run(app, args).await,
         Command::Serve(args) | Command::Mcp(McpCommand::Serve(args)) => {
             return crate::commands::serve::run(app, args).await;
         }
+        Command::Server(args) => return crate::commands::server::run(app, args).await,
         _ => {}
     }
     tokio::select! {
@@ -164,7 +166,7 @@ async fn other(app: &App, command: Command) -> CliResult {
             app.printer.write(&String::from_utf8_lossy(&script));
             Ok(())
         }
-        Command::Run(_) | Command::Chat(_) | Command::Serve(_) => {
+        Command::Run(_) | Command::Chat(_) | Command::Serve(_) | Command::Server(_) => {
             Err(CliError::failure("internal error: command dispatched twice"))
         }
     }

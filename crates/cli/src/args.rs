@@ -144,6 +144,8 @@ pub(crate) enum Command {
     Mcp(McpCommand),
     /// Serve the whole catalogue as one MCP server (also `toolbridge mcp serve`).
     Serve(ServeArgs),
+    /// Serve the HTTP API and the dashboard (agents, executions with live events, cancel, usage).
+    Server(ServerArgs),
     /// Stored executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
@@ -327,6 +329,25 @@ pub(crate) enum StatusChoice {
     Running,
     /// Its process died before it ended.
     Interrupted,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Where to listen; without a token only a loopback address is accepted.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    /// A file holding the bearer token every API request must carry.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// The bearer token (prefer --token-file: a command line is visible to other users).
+    #[arg(long, env = "TOOLBRIDGE_API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Also accept this Host/Origin (besides loopback names), e.g. a reverse proxy's name.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub(crate) allow_hosts: Vec<String>,
+    /// The most executions running at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub(crate) max_running: usize,
 }
 
 #[derive(Debug, Subcommand)]

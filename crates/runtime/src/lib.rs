@@ -55,6 +55,7 @@ mod context;
 mod control_plane;
 mod error;
 mod event;
+mod event_log;
 mod handle;
 mod model_config;
 mod registry;
@@ -75,6 +76,7 @@ pub use control_plane::{
 };
 pub use error::{RegistryError, RuntimeError};
 pub use event::{EventCallback, ExecutionEvent, TOOL_EVENT_OUTPUT_CHARS, ToolStatus};
+pub use event_log::{EVENT_LOG_DELTAS, TimedEvent};
 pub use handle::{CANCEL_GRACE, RuntimeDeps, RuntimeHandle};
 pub use model_config::ModelConfig;
 pub use registry::{RuntimeInfo, RuntimeKind, RuntimeRegistry, RuntimeSpec};

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -189,6 +190,14 @@ pub trait Runtime: Send + Sync + 'static {
     async fn cancel_impl(&self, execution_id: &ExecutionId) -> bool {
         let _ = execution_id;
         false
+    }
+
+    /// How long, once an execution is cancelled, its implementation gets to return its own
+    /// (partial) result before the orchestration drops it and ends the execution `cancelled`
+    /// itself. The default, [`CANCEL_GRACE`](crate::CANCEL_GRACE), suits in-process runtimes;
+    /// one that must ask another process to stop (e.g. a runtime plugin) returns longer.
+    fn cancel_grace(&self) -> Duration {
+        crate::handle::CANCEL_GRACE
     }
 
     /// The usage of an execution, if the runtime tracks it itself. The orchestration records

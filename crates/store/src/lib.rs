@@ -15,7 +15,9 @@ mod control_plane;
 mod migrations;
 mod store;
 
-pub use store::{ExecutionFilter, ExecutionSummary, Store, StoredAgent, StoredExecution};
+pub use store::{
+    ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionSummary, Store, StoredAgent, StoredExecution,
+};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE agents (
     name        TEXT PRIMARY KEY,
     definition  TEXT NOT NULL,
@@ -64,7 +65,20 @@ CREATE TABLE agent_cache (
     agent_id TEXT PRIMARY KEY,
     data     TEXT NOT NULL
 );
-"];
+",
+    r"
+CREATE TABLE execution_events (
+    execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    ts           TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    data         TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+);
+DROP INDEX executions_by_time;
+CREATE INDEX executions_by_time ON executions (started_at DESC, id DESC);
+",
+];
 
 /// Brings the database to the current schema. A database from a newer toolbridge is refused.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {

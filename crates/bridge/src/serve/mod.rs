@@ -7,6 +7,7 @@
 //! loopback names plus [`HttpServeOptions::allowed_hosts`] (DNS-rebinding protection), and
 //! requires `Authorization: Bearer TOKEN` when a token is set.
 
+mod endpoint;
 mod handler;
 
 use std::future::Future;
@@ -24,6 +25,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::catalogue::Catalogue;
+pub use endpoint::ExecutionEndpoint;
 use handler::CatalogueServer;
 
 /// HTTP serving options.
@@ -124,29 +126,7 @@ pub async fn serve_http(
         tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { addr, message: e.to_string() })?;
     let bound = listener.local_addr()?;
     let stop = CancellationToken::new();
-    let hosts: Vec<String> =
-        LOOPBACK.iter().map(|h| (*h).to_owned()).chain(options.allowed_hosts.iter().cloned()).collect();
-    let origins: Vec<String> =
-        hosts.iter().flat_map(|h| ["http", "https"].map(|scheme| format!("{scheme}://{h}:*"))).collect();
-    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts).with_allowed_origins(origins);
-    config.cancellation_token = stop.child_token();
-    let server = CatalogueServer::new(catalogue);
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config.keep_alive = Some(options.session_idle_timeout);
-    let sessions = Arc::new(sessions);
-    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
-    let token = options.token.map(Arc::<str>::from);
-    let max_sessions = options.max_sessions;
-    let router = axum::Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-            let sessions = Arc::clone(&sessions);
-            async move { limit_sessions(&sessions, max_sessions, request, next).await }
-        }))
-        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-            let token = token.clone();
-            async move { authorize(token.as_deref(), request, next).await }
-        }));
+    let router = router(CatalogueServer::new(catalogue), options, &stop);
     on_bound(bound);
     let stopper = stop.clone();
     axum::serve(listener, router)
@@ -156,6 +136,33 @@ pub async fn serve_http(
         })
         .await?;
     Ok(())
+}
+
+/// The streamable-HTTP service of `server` at `/mcp`: Host/Origin checked, sessions bounded,
+/// the bearer token required when set. Its sessions end when `stop` is cancelled.
+fn router(server: CatalogueServer, options: HttpServeOptions, stop: &CancellationToken) -> axum::Router {
+    let hosts: Vec<String> =
+        LOOPBACK.iter().map(|h| (*h).to_owned()).chain(options.allowed_hosts.iter().cloned()).collect();
+    let origins: Vec<String> =
+        hosts.iter().flat_map(|h| ["http", "https"].map(|scheme| format!("{scheme}://{h}:*"))).collect();
+    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts).with_allowed_origins(origins);
+    config.cancellation_token = stop.child_token();
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(options.session_idle_timeout);
+    let sessions = Arc::new(sessions);
+    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
+    let token = options.token.map(Arc::<str>::from);
+    let max_sessions = options.max_sessions;
+    axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+            let sessions = Arc::clone(&sessions);
+            async move { limit_sessions(&sessions, max_sessions, request, next).await }
+        }))
+        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+            let token = token.clone();
+            async move { authorize(token.as_deref(), request, next).await }
+        }))
 }
 
 /// A request that would open a session (no `Mcp-Session-Id`) is refused once `max` are open.

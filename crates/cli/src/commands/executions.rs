@@ -25,6 +25,7 @@ pub(crate) async fn run(app: &App, command: ExecutionsCommand) -> CliResult {
                 offset: Some(limit.saturating_mul(page - 1)),
                 since: since.as_deref().map(|w| when(w, now, "--since")).transpose()?,
                 until: until.as_deref().map(|w| when(w, now, "--until")).transpose()?,
+                before: None,
             };
             let executions = store.list_executions(&filter).await?;
             if json {

@@ -10,5 +10,6 @@ pub(crate) mod run;
 pub(crate) mod runtimes;
 pub(crate) mod schema_table;
 pub(crate) mod serve;
+pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod tools;
