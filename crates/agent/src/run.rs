@@ -8,7 +8,7 @@ use futures::{StreamExt, stream};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use toolbridge::schema::SchemaTarget;
-use toolbridge::{CallLog, CallOptions, Catalogue, PreparedCall, RawArguments};
+use toolbridge::{CallLog, CallOptions, Catalogue, PreparedCall, ProgressListener, RawArguments};
 use toolbridge_providers::{
     ChatRequest, ChatResponse, FinishKind, Message, ModelProvider, RequestOptions, StreamAccumulator, StreamDelta,
     ToolSpec,
@@ -137,6 +137,7 @@ pub(crate) async fn run(
         cancel: Some(scope.cancellation_token().clone()),
         timeout: config.tool_timeout(),
         schema_target: Some(prepared.target),
+        progress: scope.has_listener().then(|| progress_events(scope.clone())),
     };
 
     let finish = loop {
@@ -222,6 +223,19 @@ async fn run_tools(
         .collect();
     let runs: Vec<_> = prepared_calls.into_iter().map(|call| run_one(call, options, scope)).collect();
     stream::iter(runs).buffered(prepared.config.max_parallel_tools()).collect().await
+}
+
+/// The servers' progress reports of running calls, as `tool_progress` events.
+fn progress_events(scope: ExecutionScope) -> ProgressListener {
+    ProgressListener::new(move |report| {
+        scope.emit(&ExecutionEvent::ToolProgress {
+            tool_name: report.tool,
+            tool_execution_id: report.tool_use_id,
+            progress: report.progress.progress,
+            total: report.progress.total,
+            message: report.progress.message,
+        });
+    })
 }
 
 /// The sampling settings of every model request: `model_config`'s, else the agent's

@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
 mod catalogue;
@@ -46,7 +47,7 @@ mod source;
 pub mod validation;
 
 pub use catalogue::builder::{CatalogueBuilder, CatalogueError};
-pub use catalogue::call::{CallOptions, PreparedCall, RawArguments};
+pub use catalogue::call::{CallOptions, CallProgress, PreparedCall, ProgressListener, RawArguments};
 pub use catalogue::naming;
 pub use catalogue::{
     Catalogue, CatalogueOptions, DEFAULT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_OUTPUT_BYTES, ProviderTool, SourceFailure,
@@ -58,7 +59,10 @@ pub use pool::{
     CallOptions as PoolCallOptions, DEFAULT_MAX_MESSAGE_BYTES, Pool, PoolError, PoolOptions, PoolStats, ServerHandle,
 };
 pub use skills::{build_skill, preset};
-pub use source::{CallContext, JsonObject, SourceError, ToolDescriptor, ToolOutput, ToolSource, ToolTable, schema_of};
+pub use source::{
+    CallContext, JsonObject, Progress, ProgressSink, SourceError, ToolDescriptor, ToolOutput, ToolSource, ToolTable,
+    schema_of,
+};
 /// The typed tool configuration (`toolbridge-config`).
 pub use toolbridge_config as config;
 pub use toolbridge_runtime::{CallLog, ToolCallRecord, ToolErrorType, ToolSourceKind};

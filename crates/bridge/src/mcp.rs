@@ -92,7 +92,8 @@ impl ToolSource for McpSource {
             Value::Null => None,
             other => return Err(ToolError::invalid_arguments(format!("expected a JSON object, got {other}"))),
         };
-        let options = CallOptions { timeout: ctx.timeout, cancel: Some(ctx.cancel.clone()) };
+        let options =
+            CallOptions { timeout: ctx.timeout, cancel: Some(ctx.cancel.clone()), progress: ctx.progress.clone() };
         handle.call_tool(tool, arguments, options).await
     }
 }

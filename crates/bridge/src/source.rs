@@ -49,6 +49,42 @@ pub struct CallContext {
     /// The most output bytes the model gets: a source that reads output (a process's pipes)
     /// need not keep more, and says how much there was in [`ToolOutput::original_bytes`].
     pub max_output_bytes: usize,
+    /// Receives the call's progress reports, when someone listens (an MCP server's
+    /// `notifications/progress`).
+    pub progress: Option<ProgressSink>,
+}
+
+/// How far a running call is, as its source reports it (MCP `notifications/progress`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// How far (increases with each report).
+    pub progress: f64,
+    /// Out of how much, when known.
+    pub total: Option<f64>,
+    /// What it is doing.
+    pub message: Option<String>,
+}
+
+/// Receives one call's progress reports. Called inline: keep it cheap.
+#[derive(Clone)]
+pub struct ProgressSink(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl ProgressSink {
+    /// Wraps a closure.
+    pub fn new(sink: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(sink))
+    }
+
+    /// Delivers one report.
+    pub fn report(&self, progress: Progress) {
+        (self.0)(progress);
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
 }
 
 /// What a call produced. The catalogue caps `text` once, to the model's limit.

@@ -26,7 +26,7 @@ use super::{Catalogue, Entry};
 use crate::content::truncate_output;
 use crate::error::ToolError;
 use crate::schema::{SchemaTarget, strip_strict_nulls_in};
-use crate::source::{CallContext, ToolOutput};
+use crate::source::{CallContext, Progress, ProgressSink, ToolOutput};
 
 /// Per-call settings.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +38,44 @@ pub struct CallOptions {
     /// The schemas were given to the model in this dialect: undo its rewrites (OpenAI strict
     /// mode sends `null` for absent optional fields) before validating.
     pub schema_target: Option<SchemaTarget>,
+    /// Receives the progress reports of every call made with these options.
+    pub progress: Option<ProgressListener>,
+}
+
+/// One progress report of a call, with the call it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallProgress {
+    /// The catalogue name of the tool.
+    pub tool: String,
+    /// The call's id.
+    pub tool_use_id: String,
+    /// The report.
+    pub progress: Progress,
+}
+
+/// Receives the progress reports of calls. Called inline: keep it cheap.
+#[derive(Clone)]
+pub struct ProgressListener(std::sync::Arc<dyn Fn(CallProgress) + Send + Sync>);
+
+impl ProgressListener {
+    /// Wraps a closure.
+    pub fn new(listener: impl Fn(CallProgress) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(listener))
+    }
+
+    /// The sink of one call.
+    fn sink(&self, tool: &str, tool_use_id: &str) -> ProgressSink {
+        let (listener, tool, tool_use_id) = (self.0.clone(), tool.to_owned(), tool_use_id.to_owned());
+        ProgressSink::new(move |progress| {
+            listener(CallProgress { tool: tool.clone(), tool_use_id: tool_use_id.clone(), progress });
+        })
+    }
+}
+
+impl std::fmt::Debug for ProgressListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressListener")
+    }
 }
 
 /// The arguments of a call as the model sent them.
@@ -111,6 +149,15 @@ impl Catalogue {
         }
     }
 
+    /// The names of up to three tools spelt like `name` (a misspelling's likely meaning),
+    /// nearest first.
+    pub fn nearest(&self, name: &str) -> Vec<&str> {
+        let mut names: Vec<(usize, &str)> =
+            self.tools().map(|t| (strsim::levenshtein(name, &t.name), t.name.as_str())).collect();
+        names.sort_unstable();
+        names.iter().filter(|(distance, _)| *distance <= name.len().max(4) / 2).map(|(_, n)| *n).take(3).collect()
+    }
+
     /// "unknown tool `x`", with the nearest names (or how to configure tools when there are
     /// none).
     fn unknown_tool_message(&self, name: &str) -> String {
@@ -120,11 +167,7 @@ impl Catalogue {
                  skills with --skills)"
             );
         }
-        let mut names: Vec<(usize, &str)> =
-            self.tools().map(|t| (strsim::levenshtein(name, &t.name), t.name.as_str())).collect();
-        names.sort_unstable();
-        let close: Vec<&str> =
-            names.iter().filter(|(distance, _)| *distance <= name.len().max(4) / 2).map(|(_, n)| *n).take(3).collect();
+        let close = self.nearest(name);
         if close.is_empty() {
             let some: Vec<&str> = self.tools().take(30).map(|t| t.name.as_str()).collect();
             let more = self.len().saturating_sub(some.len());
@@ -150,7 +193,8 @@ impl PreparedCall<'_> {
             return self.pending.finish(CallOutcome::failed(ToolErrorType::UnknownTool, message));
         };
         let span = info_span!("tool_call", tool = %entry.info.name, server = %entry.info.source, tool_use_id = %self.tool_use_id);
-        let result = execute(self.catalogue, entry, self.input, self.refused, options).instrument(span).await;
+        let progress = options.progress.as_ref().map(|listener| listener.sink(&entry.info.name, &self.tool_use_id));
+        let result = execute(self.catalogue, entry, self.input, self.refused, options, progress).instrument(span).await;
         let mut outcome = match result {
             Ok(output) => capped(output, self.catalogue.options.max_output_bytes),
             Err(error) => CallOutcome::failed(error.error_type(), model_text(&entry.info.name, &error)),
@@ -167,6 +211,7 @@ async fn execute(
     mut input: Value,
     refused: Option<ToolError>,
     options: &CallOptions,
+    progress: Option<ProgressSink>,
 ) -> Result<ToolOutput, ToolError> {
     if let Some(error) = refused {
         return Err(error);
@@ -190,6 +235,7 @@ async fn execute(
         cancel: options.cancel.clone().unwrap_or_default(),
         timeout: options.timeout.or(catalogue.options.call_timeout),
         max_output_bytes: catalogue.options.max_output_bytes,
+        progress,
     };
     let source = &catalogue.sources[entry.source];
     AssertUnwindSafe(source.call_tool(&entry.info.original_name, input, &ctx))

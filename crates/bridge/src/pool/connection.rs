@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use rmcp::handler::client::progress::ProgressDispatcher;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
-    FormElicitationCapability, Implementation, ProtocolVersion,
+    FormElicitationCapability, Implementation, ProgressNotificationParam, ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
 
+use super::sse::{self, SseClientTransport};
 use super::stdio::{self, LossReason};
 use super::{PoolOptions, SandboxReport};
 use crate::process::{Killer, Launcher};
@@ -77,10 +79,12 @@ impl StderrTail {
     }
 }
 
-/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`.
+/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`,
+/// hands `notifications/progress` to the call that asked for them.
 #[derive(Debug, Clone)]
 pub(crate) struct Handler {
     pub(crate) tools_stale: Arc<AtomicBool>,
+    pub(crate) progress: ProgressDispatcher,
     /// Answer form elicitations by accepting the schema's defaults (no human in the loop).
     pub(crate) accept_elicitation_defaults: bool,
 }
@@ -88,6 +92,10 @@ pub(crate) struct Handler {
 impl ClientHandler for Handler {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_stale.store(true, Ordering::Release);
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        self.progress.handle_notification(params).await;
     }
 
     fn get_info(&self) -> ClientConfig {
@@ -138,6 +146,8 @@ pub(crate) struct Connection {
     pub(crate) sandbox: Option<SandboxReport>,
     pub(crate) stderr: Arc<StderrTail>,
     pub(crate) tools_stale: Arc<AtomicBool>,
+    /// Where the server's progress notifications go.
+    pub(crate) progress: ProgressDispatcher,
     /// Set when we ended the connection ourselves (e.g. an oversized message).
     reason: LossReason,
     dead: AtomicBool,
@@ -185,9 +195,12 @@ impl Connection {
         self.dead.store(true, Ordering::Release);
         let service = self.service.lock().await.take();
         if let Some(mut service) = service {
-            // The transport waits at most `grace` itself; the margin keeps rmcp from giving up
-            // on a close that is still going as planned.
-            let _ = service.close_with_timeout(grace + CLOSE_MARGIN).await;
+            // The transport waits at most `grace` itself; the margin lets a close that is going
+            // as planned finish. Past it, the process group is killed below — an expected end,
+            // not worth rmcp's `close_with_timeout` warning, so the wait is ours.
+            if tokio::time::timeout(grace + CLOSE_MARGIN, service.close()).await.is_err() {
+                tracing::debug!("the MCP session did not close within its grace; ending it");
+            }
         }
         self.kill();
     }
@@ -202,6 +215,7 @@ impl Connection {
         let tools_stale = Arc::new(AtomicBool::new(false));
         let handler = Handler {
             tools_stale: Arc::clone(&tools_stale),
+            progress: ProgressDispatcher::new(),
             accept_elicitation_defaults: options.accept_elicitation_defaults,
         };
         let stderr = Arc::new(StderrTail::default());
@@ -238,20 +252,47 @@ impl Connection {
                     }
                 }
             }
-            TransportConfig::Http(http) => {
-                let transport = http_transport(name, http)?;
-                match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale, reason)),
-                    Ok(Err(error)) => Err(StartError(format!(
-                        "server {name:?} at {}: initialize failed: {}",
-                        http.url,
-                        tidy_error(&error.to_string())
-                    ))),
-                    Err(_) => Err(StartError(format!(
-                        "server {name:?} at {} did not answer initialize within {limit:?}",
-                        http.url
-                    ))),
-                }
+            TransportConfig::Http(http) | TransportConfig::Sse(http) => {
+                let client = http_client(name, http)?;
+                let deadline = tokio::time::Instant::now() + limit;
+                let service = if matches!(server.transport, TransportConfig::Sse(_)) {
+                    serve_sse(handler, client, http, name, limit, deadline).await?
+                } else {
+                    let transport = StreamableHttpClientTransport::with_client(
+                        client.clone(),
+                        StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
+                    );
+                    match tokio::time::timeout_at(deadline, handler.clone().serve(transport)).await {
+                        Ok(Ok(service)) => service,
+                        // The spec's backwards compatibility: a 4xx to the POST may be a server
+                        // that speaks only the legacy transport.
+                        Ok(Err(error)) if sse::is_legacy_answer(&error) => {
+                            tracing::debug!(server = %name, %error, "streamable HTTP refused; trying the legacy HTTP+SSE transport");
+                            serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
+                                StartError(format!(
+                                    "server {name:?} at {}: initialize failed: {}; nor is it an SSE server: {}",
+                                    http.url,
+                                    tidy_error(&error.to_string()),
+                                    sse_error.0.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
+                                ))
+                            })?
+                        }
+                        Ok(Err(error)) => {
+                            return Err(StartError(format!(
+                                "server {name:?} at {}: initialize failed: {}",
+                                http.url,
+                                tidy_error(&error.to_string())
+                            )));
+                        }
+                        Err(_) => {
+                            return Err(StartError(format!(
+                                "server {name:?} at {} did not answer initialize within {limit:?}",
+                                http.url
+                            )));
+                        }
+                    }
+                };
+                Ok(Self::new(service, None, stderr, tools_stale, reason))
             }
         }
     }
@@ -264,7 +305,9 @@ impl Connection {
         reason: LossReason,
     ) -> Self {
         let peer = service.peer().clone();
+        let progress = service.service().progress.clone();
         Self {
+            progress,
             service: tokio::sync::Mutex::new(Some(service)),
             peer,
             process,
@@ -277,10 +320,34 @@ impl Connection {
     }
 }
 
-fn http_transport(
+/// Connects to a legacy HTTP+SSE server and completes the handshake by `deadline`.
+async fn serve_sse(
+    handler: Handler,
+    client: reqwest::Client,
+    http: &HttpConfig,
     name: &str,
-    config: &HttpConfig,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, StartError> {
+    limit: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<RunningService<RoleClient, Handler>, StartError> {
+    let connect = async {
+        let transport = SseClientTransport::connect(client, &http.url)
+            .await
+            .map_err(|error| StartError(format!("server {name:?} at {}: {error}", http.url)))?;
+        handler.serve(transport).await.map_err(|error| {
+            StartError(format!(
+                "server {name:?} at {}: initialize failed: {}",
+                http.url,
+                tidy_error(&error.to_string())
+            ))
+        })
+    };
+    tokio::time::timeout_at(deadline, connect).await.unwrap_or_else(|_| {
+        Err(StartError(format!("server {name:?} at {} did not answer initialize within {limit:?}", http.url)))
+    })
+}
+
+/// The HTTP client of a server: its headers on every request.
+fn http_client(name: &str, config: &HttpConfig) -> Result<reqwest::Client, StartError> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (key, value) in &config.headers {
         let header = reqwest::header::HeaderName::from_bytes(key.as_bytes())
@@ -290,14 +357,10 @@ fn http_transport(
         value.set_sensitive(true);
         headers.insert(header, value);
     }
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
         .default_headers(headers)
         .build()
-        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))?;
-    Ok(StreamableHttpClientTransport::with_client(
-        client,
-        StreamableHttpClientTransportConfig::with_uri(config.url.as_str()),
-    ))
+        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))
 }
 
 /// rmcp's transport errors name the transport's full generic type

@@ -19,6 +19,7 @@
 
 mod connection;
 mod slot;
+mod sse;
 mod stdio;
 
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ use tracing::info;
 
 use crate::error::ToolError;
 use crate::process::Launcher;
-use crate::source::{ToolDescriptor, ToolOutput};
+use crate::source::{ProgressSink, ToolDescriptor, ToolOutput};
 use slot::Slot;
 use toolbridge_sandbox::{Helper as SandboxHelper, SandboxReport};
 
@@ -109,6 +110,9 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Cancels the call when it fires.
     pub cancel: Option<CancellationToken>,
+    /// Receives the server's progress reports for the call (a progress token is sent only
+    /// when someone listens).
+    pub progress: Option<ProgressSink>,
 }
 
 /// Pool counters, for the CLI and benchmarks.

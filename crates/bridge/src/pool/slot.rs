@@ -11,8 +11,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use rmcp::ServiceError;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, ServerResult,
+};
+use rmcp::service::PeerRequestOptions;
 use serde_json::{Map, Value};
 use toolbridge_config::ServerConfig;
 use tracing::{Instrument, debug, info_span, warn};
@@ -21,7 +25,7 @@ use super::connection::{Connection, tidy_error};
 use super::{CallOptions, Counters, Inner, PoolError, PoolOptions};
 use crate::content::convert_result;
 use crate::error::ToolError;
-use crate::source::{ToolDescriptor, ToolOutput};
+use crate::source::{Progress, ProgressSink, ToolDescriptor, ToolOutput};
 
 /// What changes about a server while the pool runs.
 #[derive(Debug)]
@@ -177,7 +181,8 @@ impl Slot {
                 Err(error) => {
                     Counters::bump(&pool.counters.start_failures);
                     last_error = pool.options.secrets.scrub(&error.to_string());
-                    warn!(server = %self.config.name, error = %last_error, "MCP server did not start");
+                    // The caller reports the final failure (once); each attempt is a detail.
+                    debug!(server = %self.config.name, error = %last_error, "MCP server did not start");
                     if restart {
                         self.lock().failed_restarts += 1;
                     }
@@ -250,13 +255,16 @@ impl Slot {
         let cancel = options.cancel.unwrap_or_default();
         let outcome = {
             let _in_flight = InFlight::enter(self);
-            // Dropping the request future (timeout, cancellation, the caller going away) makes
-            // rmcp send notifications/cancelled for it.
-            tokio::select! {
-                biased;
-                response = connection.peer.call_tool_once(params) => Some(response),
-                () = tokio::time::sleep(limit) => None,
-                () = cancel.cancelled() => return Err(ToolError::Cancelled),
+            match &options.progress {
+                // Dropping the request future (timeout, cancellation, the caller going away)
+                // makes rmcp send notifications/cancelled for it.
+                None => tokio::select! {
+                    biased;
+                    response = connection.peer.call_tool_once(params) => Some(response),
+                    () = tokio::time::sleep(limit) => None,
+                    () = cancel.cancelled() => return Err(ToolError::Cancelled),
+                },
+                Some(sink) => call_with_progress(&connection, params, limit, &cancel, sink).await?,
             }
         };
         match outcome {
@@ -318,4 +326,51 @@ fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
         .with_jitter()
         .without_max_times()
         .build()
+}
+
+/// A call whose progress someone follows: rmcp gives every request a progress token of its
+/// own, which only the request's handle tells, so the request is sent through
+/// [`Peer::send_request_with_option`](rmcp::Peer::send_request_with_option) and its
+/// notifications are picked out of the connection's by that token. `None` on timeout; a
+/// timed-out or cancelled call is cancelled on the server too.
+async fn call_with_progress(
+    connection: &Connection,
+    params: CallToolRequestParams,
+    limit: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+    sink: &ProgressSink,
+) -> Result<Option<Result<CallToolResponse, ServiceError>>, ToolError> {
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let mut handle = match connection.peer.send_request_with_option(request, PeerRequestOptions::no_options()).await {
+        Ok(handle) => handle,
+        Err(error) => return Ok(Some(Err(error))),
+    };
+    let mut reports = connection.progress.subscribe(handle.progress_token.clone()).await;
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let stopped = loop {
+        tokio::select! {
+            biased;
+            response = &mut handle.rx => {
+                let response = response.unwrap_or(Err(ServiceError::TransportClosed));
+                return Ok(Some(response.and_then(|result| match result {
+                    ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
+                    ServerResult::InputRequiredResult(result) => Ok(CallToolResponse::InputRequired(result)),
+                    ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
+                    ServerResult::EmptyResult(_) => Ok(CallToolResponse::Complete(CallToolResult::success(Vec::new()))),
+                    _ => Err(ServiceError::UnexpectedResponse),
+                })));
+            }
+            () = &mut deadline => break None,
+            () = cancel.cancelled() => break Some(ToolError::Cancelled),
+            Some(report) = reports.next() => {
+                sink.report(Progress { progress: report.progress, total: report.total, message: report.message });
+            }
+        }
+    };
+    let _ = handle.cancel(Some(if stopped.is_some() { "cancelled" } else { "timed out" }.to_owned())).await;
+    match stopped {
+        Some(error) => Err(error),
+        None => Ok(None),
+    }
 }
