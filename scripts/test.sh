@@ -18,6 +18,11 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "dependencies: cargo machete (unused), cargo deny (licenses, bans, sources)"
+tools=$(bash scripts/setup-lint-tools.sh)
+"$tools/cargo-machete"
+"$tools/cargo-deny" --log-level error check bans licenses sources
+
 step "cargo package: every library crate, as it would be published"
 # One command for all of them: cargo packages a workspace's interdependent crates together
 # (metadata, file lists, versioned dependencies on each other). Not --verify: that rebuilds
