@@ -1,0 +1,2 @@
+//! Durable executions of the agent loop on Temporal.
+#![warn(missing_docs)]
