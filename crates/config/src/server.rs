@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ConfigError;
 use crate::secrets::{SecretValue, Secrets, looks_secret, url_query_secrets};
 use crate::template::{Env, MissingVariable, expand_noting, is_template};
-use crate::values::{Flag, GlobList, ScalarString, Seconds, StringList};
+use crate::values::{Flag, GlobList, Idempotent, ScalarString, Seconds, StringList};
 
 /// The default time limit of one tool call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -120,6 +120,10 @@ pub struct ServerSpec {
     /// Which of its tools are offered.
     #[serde(default, skip_serializing_if = "ToolFilter::is_empty")]
     pub tools: ToolFilter,
+    /// Which of its tools a durable execution may run again after losing the worker running
+    /// the call: `true`, `false` (default) or a list of globs on its tool names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<Idempotent>,
     /// A description (other tools write it; kept, unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -182,6 +186,8 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// Which tools are offered.
     pub tools: ToolFilter,
+    /// Which tools may be run again when a durable execution loses the worker running a call.
+    pub idempotent: Idempotent,
     /// The values of this configuration that are secrets (see [`crate::Secrets`]).
     pub secrets: Vec<SecretValue>,
 }
@@ -268,6 +274,7 @@ impl ServerSpec {
             startup_timeout: self.startup_timeout.map_or(DEFAULT_STARTUP_TIMEOUT, |s| s.0),
             enabled,
             tools: self.tools.clone(),
+            idempotent: self.idempotent.clone().unwrap_or_default(),
             secrets: noted.into_iter().map(SecretValue::new).collect(),
         })
     }
@@ -345,6 +352,7 @@ impl ServerConfig {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             enabled: true,
             tools: ToolFilter::default(),
+            idempotent: Idempotent::None,
             secrets: Vec::new(),
         }
     }
