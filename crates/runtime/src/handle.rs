@@ -39,8 +39,8 @@ use crate::runtime_config::ConfigError;
 use crate::runtime_type::RuntimeType;
 use crate::usage::Usage;
 
-/// How long a cancelled implementation gets to return its own (partial) result before it is
-/// dropped.
+/// How long a cancelled implementation gets, by default, to return its own (partial) result
+/// before it is dropped ([`Runtime::cancel_grace`] may say otherwise).
 pub const CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 /// How many executions' usage a handle remembers for [`RuntimeHandle::get_usage`] (the control
@@ -118,15 +118,15 @@ enum Outcome<T> {
     Abandoned,
 }
 
-/// Awaits `future`; once `token` fires, gives it [`CANCEL_GRACE`] to finish on its own.
-async fn cancellable<F: Future>(future: F, token: &CancellationToken) -> Outcome<F::Output> {
+/// Awaits `future`; once `token` fires, gives it `grace` to finish on its own.
+async fn cancellable<F: Future>(future: F, token: &CancellationToken, grace: Duration) -> Outcome<F::Output> {
     tokio::pin!(future);
     tokio::select! {
         biased;
         output = &mut future => return Outcome::Finished(output),
         () = token.cancelled() => {}
     }
-    match tokio::time::timeout(CANCEL_GRACE, future).await {
+    match tokio::time::timeout(grace, future).await {
         Ok(output) => Outcome::Finished(output),
         Err(_) => Outcome::Abandoned,
     }
@@ -222,7 +222,7 @@ impl RuntimeHandle {
         if let Err(error) = self.prepare(context).await {
             return self.error_result(context, scope, error).await;
         }
-        match cancellable(guarded(runtime.execute_impl(context, scope)), token).await {
+        match cancellable(guarded(runtime.execute_impl(context, scope)), token, runtime.cancel_grace()).await {
             Outcome::Finished(Ok(mut result)) => {
                 if result.finish_reason.is_none() {
                     result.finish_reason =
@@ -452,7 +452,8 @@ impl RuntimeHandle {
                                 StreamEnd::Cancelled => {
                                     // Give the implementation a moment to hand back its own final
                                     // item (with its tool log), then settle for the last partial.
-                                    let drained = tokio::time::timeout(CANCEL_GRACE, async {
+                                    let grace = this.inner.runtime.cancel_grace();
+                                    let drained = tokio::time::timeout(grace, async {
                                         let mut latest = None;
                                         while let Some(Ok(item)) = inner.next().await {
                                             let done = item.is_final();

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -182,6 +183,14 @@ pub trait Runtime: Send + Sync + 'static {
         let mut result = RuntimeExecutionResult::failure(error.to_string());
         result.model.clone_from(&context.model_id);
         result
+    }
+
+    /// How long, once cancelled, the implementation gets to return its own (partial) result —
+    /// with its tool-call log — before the orchestration drops it and ends the execution
+    /// `cancelled` itself. Default [`CANCEL_GRACE`](crate::CANCEL_GRACE); a runtime whose
+    /// cancellation travels through another service (a durable workflow) may need longer.
+    fn cancel_grace(&self) -> Duration {
+        crate::handle::CANCEL_GRACE
     }
 
     /// Extra cancellation work beyond the token (e.g. telling a remote service). Returns

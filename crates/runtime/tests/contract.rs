@@ -635,3 +635,50 @@ async fn errors_keep_the_partial_tool_log_and_usage() {
     assert_eq!(result.usage.total_tokens, 7);
     assert_eq!(result.response, "half done");
 }
+
+/// Cancellation that takes a second to come back (a remote service), with a grace long enough.
+struct SlowToCancel;
+
+#[async_trait]
+impl Runtime for SlowToCancel {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::new("slow_cancel")
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::default()
+    }
+
+    fn cancel_grace(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
+    async fn execute_impl(
+        &self,
+        _ctx: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        scope.cancelled().await;
+        tokio::time::sleep(CANCEL_GRACE * 2).await;
+        let mut result = RuntimeExecutionResult::partial("kept").with_usage(Usage::new(1, 1));
+        result.finish_reason = Some(FinishReason::Cancelled);
+        Ok(result)
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_may_ask_for_a_longer_cancel_grace() {
+    let runtime = RuntimeHandle::new(SlowToCancel, RuntimeDeps::default());
+    let context = ctx("x");
+    let id = context.execution_id.clone();
+    let canceller = runtime.clone();
+    tokio::spawn(async move {
+        while !canceller.cancel(&id).await {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let result = runtime.execute(&context).await;
+    assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
+    assert_eq!(result.response, "kept", "the implementation's own result, not the orchestration's");
+    assert_eq!(result.usage.total_tokens, 2);
+}
