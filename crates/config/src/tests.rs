@@ -56,8 +56,10 @@ fn options() {
 
 #[test]
 fn idempotent_is_a_flag_or_a_glob_list() {
-    let servers = parse(json!({"a": {"command": "x", "idempotent": true}, "b": {"command": "y", "idempotent": ["get_*", "list"]},
-                               "c": {"command": "z", "idempotent": false}, "d": {"command": "w"}}))
+    let servers = parse(
+        json!({"a": {"command": "x", "idempotent": true}, "b": {"command": "y", "idempotent": ["get_*", "list"]},
+                               "c": {"command": "z", "idempotent": false}, "d": {"command": "w"}}),
+    )
     .unwrap();
     assert_eq!(servers[0].idempotent, Idempotent::All);
     assert_eq!(servers[1].idempotent, Idempotent::Tools(GlobList(vec!["get_*".into(), "list".into()])));

@@ -1,9 +1,14 @@
 #![allow(missing_docs, unreachable_pub)]
 use std::str::FromStr;
 use std::time::Duration;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowGetResultOptions, WorkflowStartOptions,
+};
 use temporalio_macros::{activities, workflow, workflow_methods};
-use temporalio_sdk::{ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult, activities::{ActivityContext, ActivityError}};
+use temporalio_sdk::{
+    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowResult,
+    activities::{ActivityContext, ActivityError},
+};
 
 #[workflow]
 #[derive(Default)]
@@ -13,7 +18,9 @@ pub struct Hello;
 impl Hello {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
-        Ok(ctx.execute_activity(Acts::greet, name, ActivityOptions::start_to_close_timeout(Duration::from_secs(10))).await?)
+        Ok(ctx
+            .execute_activity(Acts::greet, name, ActivityOptions::start_to_close_timeout(Duration::from_secs(10)))
+            .await?)
     }
 }
 
@@ -21,7 +28,9 @@ pub struct Acts;
 #[activities]
 impl Acts {
     #[activity]
-    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> { Ok(format!("Hello, {name}!")) }
+    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        Ok(format!("Hello, {name}!"))
+    }
 }
 
 #[tokio::main]
@@ -35,7 +44,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stop = worker.shutdown_handle();
     let t = std::time::Instant::now();
     let starter = async {
-        let h = client.start_workflow(Hello::run, "T".to_string(), WorkflowStartOptions::new("smoke", format!("w-{}", std::process::id())).build()).await.unwrap();
+        let h = client
+            .start_workflow(
+                Hello::run,
+                "T".to_string(),
+                WorkflowStartOptions::new("smoke", format!("w-{}", std::process::id())).build(),
+            )
+            .await
+            .unwrap();
         let r = h.get_result(WorkflowGetResultOptions::default()).await.unwrap();
         println!("{r} in {:?}", t.elapsed());
         stop();

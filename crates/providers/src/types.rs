@@ -229,7 +229,8 @@ mod tests {
         assert_eq!(back.tools, request.tools);
         assert_eq!(back.options, request.options);
         assert_eq!(serde_json::to_value(&request.messages[0]).unwrap(), json!({"role": "user", "content": "hi"}));
-        let reply = ChatResponse { content: "c".into(), finish: FinishKind::Other("x".into()), ..ChatResponse::default() };
+        let reply =
+            ChatResponse { content: "c".into(), finish: FinishKind::Other("x".into()), ..ChatResponse::default() };
         assert_eq!(serde_json::from_value::<ChatResponse>(serde_json::to_value(&reply).unwrap()).unwrap(), reply);
     }
 }
