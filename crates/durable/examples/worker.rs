@@ -13,7 +13,7 @@ use toolbridge_agent::AgentLoopOptions;
 use toolbridge_durable::{TemporalSettings, WorkerConfig, run_worker};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
     let settings =
         TemporalSettings { task_queue: std::env::var("TOOLBRIDGE_TASK_QUEUE").ok(), ..TemporalSettings::default() };
     let pool = toolbridge::Pool::default();
@@ -36,6 +36,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     pool.shutdown().await;
-    outcome?;
-    Ok(())
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

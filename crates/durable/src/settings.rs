@@ -148,6 +148,16 @@ mod connect {
         }
     }
 
+    /// The innermost cause of an error (the transport's own words, not the wrappers' debug
+    /// dumps).
+    pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut cause = error;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        cause.to_string()
+    }
+
     /// An error and its causes, `: `-joined.
     pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         let mut text = error.to_string();

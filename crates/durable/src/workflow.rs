@@ -19,7 +19,6 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
@@ -221,8 +220,31 @@ async fn run_tools(
             record
         }
     });
-    // `buffered` starts each activity when a slot frees, in the model's order.
-    futures::stream::iter(runs).buffered(config.agent.max_parallel_tools()).collect().await
+    window(runs, config.agent.max_parallel_tools()).await
+}
+
+/// Runs the futures with at most `limit` in flight, starting each as a slot frees, in order;
+/// the outputs come back in that order. (`StreamExt::buffered` would do, but its inner wakers
+/// are not the SDK's, which its non-determinism detector refuses; `select_all` polls every
+/// future with the workflow's own waker.)
+async fn window<F: std::future::Future>(futures: impl IntoIterator<Item = F>, limit: usize) -> Vec<F::Output> {
+    let mut pending = futures.into_iter().enumerate();
+    let mut running = Vec::new();
+    let mut outputs = Vec::new();
+    loop {
+        while running.len() < limit.max(1) {
+            let Some((index, future)) = pending.next() else { break };
+            running.push(Box::pin(async move { (index, future.await) }));
+        }
+        if running.is_empty() {
+            break;
+        }
+        let ((index, output), _, rest) = futures::future::select_all(running).await;
+        outputs.push((index, output));
+        running = rest;
+    }
+    outputs.sort_by_key(|(index, _)| *index);
+    outputs.into_iter().map(|(_, output)| output).collect()
 }
 
 /// The record of a call whose activity did not return one: cancelled, or lost with its

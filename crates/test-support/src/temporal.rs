@@ -1,5 +1,7 @@
-//! A Temporal dev server for tests: `temporal server start-dev` (in memory) on a free port,
-//! its process group killed on drop. The CLI comes from `scripts/setup-temporal.sh`
+//! A Temporal dev server for tests: `temporal server start-dev` (in memory) on a free port.
+//! It runs under a small shell that kills its process group when the test process's end closes
+//! its stdin, so a server shared by a whole test binary ([`DevServer::shared`]) goes with it;
+//! one owned by a test is killed on drop. The CLI comes from `scripts/setup-temporal.sh`
 //! (`target/temporal-venv/bin/temporal`) or `$TEMPORAL_CLI`; a test that cannot get one fails
 //! saying why — it is never skipped silently.
 
@@ -7,6 +9,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -44,10 +47,15 @@ impl DevServer {
     pub fn start() -> Self {
         let cli = cli();
         let port = free_port();
-        let child = Command::new(&cli)
+        // `read` returns when the test process is gone (its end of the pipe closes); the
+        // shell then kills its whole group, the server with it.
+        let script = r#"temporal_cli="$1"; shift; "$temporal_cli" "$@" & read -r _; kill -KILL 0"#;
+        let child = Command::new("sh")
+            .args(["-c", script, "sh"])
+            .arg(&cli)
             .args(["server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--headless"])
             .args(["--log-level", "error"])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .process_group(0)
@@ -68,6 +76,12 @@ impl DevServer {
             assert!(Instant::now() < deadline, "the Temporal dev server did not become ready within 30 s");
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// One server for the whole test binary, started on first use.
+    pub fn shared() -> &'static Self {
+        static SERVER: OnceLock<DevServer> = OnceLock::new();
+        SERVER.get_or_init(Self::start)
     }
 
     /// `127.0.0.1:PORT`.
