@@ -54,7 +54,14 @@ impl Cli {
                 | Command::Run(crate::args::RunArgs { json: true, .. })
         );
         let printer = Printer::new(color, parsed.global.quiet, json, secrets.clone());
-        let app = App { printer: printer.clone(), secrets, db: parsed.global.db.clone(), runtimes: self.runtimes };
+        let app = App {
+            printer: printer.clone(),
+            secrets,
+            db: parsed.global.db.clone(),
+            runtimes: self.runtimes,
+            #[cfg(feature = "temporal")]
+            temporal: crate::commands::durable::settings(&parsed.global.temporal),
+        };
         let runtime = match runtime_builder(&parsed.command).enable_all().build() {
             Ok(runtime) => runtime,
             Err(error) => {
@@ -82,11 +89,12 @@ impl Cli {
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
 /// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`,
-/// which answers many clients at once, gets one worker per core. `TOOLBRIDGE_WORKER_THREADS`
+/// which answers many clients at once, and `worker`, which runs many executions at once, get one
+/// worker per core. `TOOLBRIDGE_WORKER_THREADS`
 /// overrides both (`1`: current-thread, `N`: N workers).
 fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_)) { 0 } else { 1 });
+    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_)) || serves(command) { 0 } else { 1 });
     match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         0 => tokio::runtime::Builder::new_multi_thread(),
@@ -98,6 +106,16 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     }
 }
 
+/// Whether the command serves many executions at once (a durable-execution worker).
+fn serves(command: &Command) -> bool {
+    #[cfg(feature = "temporal")]
+    if matches!(command, Command::Worker(_)) {
+        return true;
+    }
+    let _ = command;
+    false
+}
+
 async fn dispatch(app: &App, command: Command) -> CliResult {
     crate::signals::install();
     // `run` and `serve` handle termination themselves (cancel and store; shut down cleanly);
@@ -105,6 +123,8 @@ async fn dispatch(app: &App, command: Command) -> CliResult {
     match command {
         Command::Run(args) => return crate::commands::run::run(app, args).await,
         Command::Serve(args) => return crate::commands::serve::run(app, args).await,
+        #[cfg(feature = "temporal")]
+        Command::Worker(args) => return crate::commands::worker::run(app, args).await,
         _ => {}
     }
     tokio::select! {
@@ -130,5 +150,7 @@ async fn other(app: &App, command: Command) -> CliResult {
             Ok(())
         }
         Command::Run(_) | Command::Serve(_) => Err(CliError::failure("internal error: command dispatched twice")),
+        #[cfg(feature = "temporal")]
+        Command::Worker(_) => Err(CliError::failure("internal error: command dispatched twice")),
     }
 }

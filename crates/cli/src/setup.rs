@@ -27,6 +27,9 @@ pub(crate) struct App {
     pub(crate) secrets: Secrets,
     pub(crate) db: Option<PathBuf>,
     pub(crate) runtimes: Vec<SpecFactory>,
+    /// Where Temporal is (durable executions).
+    #[cfg(feature = "temporal")]
+    pub(crate) temporal: toolbridge_durable::TemporalSettings,
 }
 
 impl std::fmt::Debug for App {
@@ -67,10 +70,14 @@ impl App {
         Pool::new(PoolOptions { secrets: self.secrets.clone(), ..PoolOptions::default() })
     }
 
-    /// The registry: the agent loop and every runtime the embedding program registered.
+    /// The registry: the agent loop (and, with the `temporal` feature, its durable twin) and
+    /// every runtime the embedding program registered.
     pub(crate) fn registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
         let mut registry = RuntimeRegistry::new();
         toolbridge_agent::register(&mut registry, AgentLoopOptions::new(pool.clone())).map_err(CliError::failure)?;
+        #[cfg(feature = "temporal")]
+        toolbridge_durable::register(&mut registry, toolbridge_durable::DurableOptions::new(self.temporal.clone()))
+            .map_err(CliError::failure)?;
         for spec in &self.runtimes {
             registry.register(spec()).map_err(CliError::failure)?;
         }

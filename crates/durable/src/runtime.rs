@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use temporalio_client::errors::{WorkflowGetResultError, WorkflowStartError};
 use temporalio_client::{
-    WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowQueryOptions,
-    WorkflowStartOptions,
+    WorkflowCancelOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowQueryOptions, WorkflowStartOptions,
 };
 use tokio::sync::{OnceCell, mpsc};
 use toolbridge_agent::model_of;
@@ -115,7 +115,9 @@ impl DurableAgentLoopRuntime {
         let summary: String =
             format!("{}: {}", input.context.agent_id, input.context.prompt).chars().take(120).collect();
         let options = WorkflowStartOptions::new(queue, id.clone())
+            // One execution per id: a running one is attached to, a closed one is not run again.
             .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
             .maybe_execution_timeout(input.config.workflow_timeout())
             .static_summary(summary)
             .build();

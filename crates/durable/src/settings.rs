@@ -137,7 +137,7 @@ mod connect {
             let connection = match tokio::time::timeout(self.connect_timeout, connecting).await {
                 Err(_) => return Err(DurableError::ConnectTimeout { address: shown, after: self.connect_timeout }),
                 Ok(Err(error)) => {
-                    return Err(DurableError::Connect { address: shown, namespace, reason: error_chain(&error) });
+                    return Err(DurableError::Connect { address: shown, namespace, reason: root_cause(&error) });
                 }
                 Ok(Ok(connection)) => connection,
             };

@@ -216,7 +216,12 @@ impl ControlPlane for Store {
                 )?;
             }
             tx.execute(
-                "INSERT INTO usage (execution_id, input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                // Recording an execution again (a durable one is stored by whichever process
+                // sees its end, maybe more than one) replaces its usage like the rest.
+                "INSERT INTO usage (execution_id, input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (execution_id) DO UPDATE SET input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+                 total_tokens = excluded.total_tokens, cache_read_tokens = excluded.cache_read_tokens,
+                 model_provider = excluded.model_provider, extra = excluded.extra",
                 params![
                     id,
                     i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),

@@ -229,3 +229,18 @@ async fn an_execution_is_recorded_from_its_start() {
     assert_eq!(listed[0].status, ExecutionStatus::Success);
     assert_eq!(listed[0].tool_calls, 2);
 }
+
+#[tokio::test]
+async fn recording_an_execution_again_replaces_it() {
+    let store = Store::open_in_memory().unwrap();
+    store_execution(&store, "again-1", &result(false, FinishReason::Error)).await;
+    let mut second = result(true, FinishReason::Stop);
+    second.usage = Usage::new(7, 1);
+    second.tool_execution_messages = Some(vec![record("c", true)]);
+    store_execution(&store, "again-1", &second).await;
+    let stored = store.get_execution("again-1").await.unwrap().unwrap();
+    assert_eq!(stored.summary.status, ExecutionStatus::Success);
+    assert_eq!(stored.usage.total_tokens, 8);
+    assert_eq!(stored.tool_calls.len(), 1);
+    assert_eq!(store.list_executions(&ExecutionFilter::default()).await.unwrap().len(), 1);
+}

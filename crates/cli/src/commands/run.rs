@@ -81,7 +81,12 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     for server in &servers {
         server.register_secrets(&app.secrets);
     }
-    let context = agent.context(args.prompt.clone());
+    #[cfg_attr(not(feature = "temporal"), allow(unused_mut))]
+    let mut context = agent.context(args.prompt.clone());
+    #[cfg(feature = "temporal")]
+    if let Some(id) = &args.execution_id {
+        context.execution_id = toolbridge_runtime::ExecutionId::new(id);
+    }
     let execution_id = context.execution_id.clone();
 
     // Ctrl-C / SIGTERM / SIGHUP cancel the execution cleanly: it ends `cancelled` and is stored.
