@@ -166,6 +166,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_failed_outcome_becomes_an_error_result_keeping_its_partial() {
+        let mut partial = RuntimeExecutionResult::partial("so far");
+        partial.tool_execution_messages = Some(Vec::new());
+        let outcome = WorkflowOutcome {
+            result: partial,
+            failure: Some(Failure { stage: FailureStage::Model, message: "model call failed: 500".into() }),
+        };
+        let result = outcome.into_result();
+        assert!(!result.success);
+        assert_eq!(result.finish_reason, Some(toolbridge_runtime::FinishReason::Error));
+        assert_eq!(result.error.as_deref(), Some("model call failed: 500"));
+        assert_eq!(result.response, "so far");
+    }
+
+    #[test]
     fn scopes_ignore_the_conversation_and_the_execution() {
         let config = AgentLoopConfig::default();
         let a = RuntimeExecutionContext::new("first prompt").model("scripted:x.json");

@@ -370,3 +370,28 @@ fn tool_options(config: &DurableAgentConfig, idempotent: bool, tool_timeout_ms: 
         .cancellation_type(ActivityCancellationType::WaitCancellationCompleted)
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_window_bounds_concurrency_and_keeps_the_order() {
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let futures = (0..10u64).map(|i| {
+            let (running, most) = (running.clone(), most.clone());
+            async move {
+                let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(10 * (10 - i))).await;
+                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                i
+            }
+        });
+        assert_eq!(window(futures, 3).await, (0..10).collect::<Vec<_>>());
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert!(window(Vec::<std::future::Ready<u8>>::new(), 3).await.is_empty());
+    }
+}

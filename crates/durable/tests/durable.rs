@@ -46,7 +46,7 @@ async fn a_multi_tool_execution_completes_on_a_worker_with_the_in_process_shape(
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
     let callback = EventCallback::new(move |event: &ExecutionEvent| sink.lock().unwrap().push(event.clone()));
-    let mut stream = durable.stream_execute(context("go", &script, testbed_servers(json!({}))), Some(callback));
+    let mut stream = durable.stream_execute(context("go", &script, testbed_servers(&json!({}))), Some(callback));
     let mut items = Vec::new();
     while let Some(item) = stream.next().await {
         items.push(item);
@@ -56,7 +56,7 @@ async fn a_multi_tool_execution_completes_on_a_worker_with_the_in_process_shape(
     assert_eq!(remote.finish_reason, Some(FinishReason::Stop));
     assert!(items.iter().all(|partial| partial.finish_reason.is_none()), "partials come first");
 
-    let in_process = local.execute(&context("go", &script, testbed_servers(json!({})))).await;
+    let in_process = local.execute(&context("go", &script, testbed_servers(&json!({})))).await;
     assert!(in_process.success, "{in_process:?}");
     assert_eq!(remote.response, in_process.response);
     assert_eq!(remote.usage, in_process.usage);
@@ -123,7 +123,7 @@ async fn kill_the_worker_mid_call(idempotent: bool) -> (toolbridge_runtime::Runt
     );
     let pool = toolbridge::Pool::default();
     let (durable, _) = runtimes(server, &queue, &pool);
-    let servers = testbed_servers(if idempotent { json!({"idempotent": ["app*"]}) } else { json!({}) });
+    let servers = testbed_servers(&if idempotent { json!({"idempotent": ["app*"]}) } else { json!({}) });
     let mut ctx = context("go", &script, servers);
     ctx.runtime_config = Some(fast());
     let running = tokio::spawn(async move { durable.execute(&ctx).await });
@@ -186,7 +186,7 @@ async fn cancelling_during_a_tool_call_stops_the_call() {
     );
     let pool = toolbridge::Pool::default();
     let (durable, _) = runtimes(server, &queue, &pool);
-    let mut ctx = context("go", &script, testbed_servers(json!({})));
+    let mut ctx = context("go", &script, testbed_servers(&json!({})));
     ctx.runtime_config = Some(fast());
     let id = ctx.execution_id.clone();
     let runner = durable.clone();
@@ -225,7 +225,7 @@ async fn two_workers_share_twenty_executions() {
     let (durable, _) = runtimes(server, &queue, &pool);
     let runs = (0..20).map(|i| {
         let durable = durable.clone();
-        let ctx = context(&format!("run {i}"), &script, testbed_servers(json!({})));
+        let ctx = context(&format!("run {i}"), &script, testbed_servers(&json!({})));
         tokio::spawn(async move { durable.execute(&ctx).await })
     });
     let results = futures::future::join_all(runs).await;
@@ -244,9 +244,8 @@ async fn two_workers_share_twenty_executions() {
 fn a_worker_that_cannot_reach_the_server_says_so_and_exits() {
     let port = toolbridge_test_support::temporal::free_port();
     let started = Instant::now();
-    let error = match WorkerProcess::start_with(&format!("127.0.0.1:{port}"), "nowhere", &[]) {
-        Ok(_) => panic!("a worker started without a server"),
-        Err(stderr) => stderr,
+    let Err(error) = WorkerProcess::start_with(&format!("127.0.0.1:{port}"), "nowhere", &[]) else {
+        panic!("a worker started without a server");
     };
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
     assert!(error.contains(&format!("cannot reach the Temporal server at 127.0.0.1:{port}")), "{error}");

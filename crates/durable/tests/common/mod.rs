@@ -123,7 +123,7 @@ fn uuid_like() -> String {
 }
 
 /// The testbed MCP server as an execution's `mcp_servers`, with extra keys (e.g. `idempotent`).
-pub(crate) fn testbed_servers(extra: Value) -> toolbridge_runtime::config::McpServers {
+pub(crate) fn testbed_servers(extra: &Value) -> toolbridge_runtime::config::McpServers {
     let mut server = json!({"command": toolbridge_test_support::testbed()});
     if let (Some(server), Some(extra)) = (server.as_object_mut(), extra.as_object()) {
         server.extend(extra.clone());
