@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
@@ -16,11 +15,6 @@ use crate::activities::AgentActivities;
 use crate::error::DurableError;
 use crate::settings::TemporalSettings;
 use crate::workflow::AgentWorkflow;
-
-/// Concurrent workflow-task polls (sticky and normal queues share them).
-const WORKFLOW_POLLERS: usize = 5;
-/// Concurrent activity-task polls.
-const ACTIVITY_POLLERS: usize = 5;
 
 /// What a worker runs with.
 #[derive(Debug, Clone)]
@@ -93,11 +87,6 @@ pub async fn run_worker(
         .register_activities(activities)
         .tuner(tuner)
         .sticky_queue_schedule_to_start_timeout(config.sticky_timeout)
-        // Fixed pollers: with the SDK's automatic poller autoscaling (which the dev server
-        // offers) an idle worker scaled its polls down and every workflow task then waited
-        // ~40 ms to be picked up (measured: 110 ms per agent-loop iteration instead of ~10).
-        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(WORKFLOW_POLLERS))
-        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(ACTIVITY_POLLERS))
         // Cancellation reaches a running activity with a heartbeat's answer: at most a second.
         .max_heartbeat_throttle_interval(Duration::from_secs(1))
         .default_heartbeat_throttle_interval(Duration::from_secs(1))
