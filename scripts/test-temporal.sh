@@ -4,8 +4,10 @@
 # toolbridge-durable's tests and the CLI's durable tests against Temporal dev servers the tests
 # start themselves (in memory, on free ports). scripts/test.sh runs it after the default suite.
 #
-# Wall time on this machine kind (2 cores): ~4 min from a warm target/, ~15 min cold (the
-# Temporal SDK and its gRPC/protobuf stack are most of it); see docs/durable.md.
+# Wall time on this machine kind (2 cores, shared): 30 s with nothing to rebuild (the tests
+# themselves ~25 s), 4-5 min after a change to toolbridge-durable (relinking the examples and the
+# CLI), an estimated 12-15 min from a cold target/ on idle cores (the Temporal SDK's gRPC and
+# protobuf stack is most of it: its dependency tree alone took 2 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
