@@ -92,7 +92,14 @@ impl Cli {
                 )
         );
         let printer = Printer::new(color, parsed.global.quiet, json, secrets.clone());
-        let app = App::new(printer.clone(), secrets, parsed.global.db.clone(), self.runtimes);
+        let app = App::new(
+            printer.clone(),
+            secrets,
+            parsed.global.db.clone(),
+            self.runtimes,
+            #[cfg(feature = "temporal")]
+            crate::commands::durable::settings(&parsed.global.temporal),
+        );
         let runtime = match runtime_builder(&parsed.command).enable_all().build() {
             Ok(runtime) => runtime,
             Err(error) => {
@@ -138,11 +145,13 @@ fn hide_global_options(command: clap::Command) -> clap::Command {
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
 /// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`
-/// and `server`, which answer many clients at once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS`
-/// overrides both (`1`: current-thread, `N`: N workers).
+/// and `server`, which answer many clients at once, and `worker`, which runs many executions at
+/// once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS` overrides both (`1`:
+/// current-thread, `N`: N workers).
 fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let serving = matches!(command, Command::Serve(_) | Command::Server(_) | Command::Mcp(McpCommand::Serve(_)));
+    let serving = matches!(command, Command::Serve(_) | Command::Server(_) | Command::Mcp(McpCommand::Serve(_)))
+        || serves(command);
     let threads = threads.unwrap_or(if serving { 0 } else { 1 });
     match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
@@ -153,6 +162,16 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
             builder
         }
     }
+}
+
+/// Whether the command serves many executions at once (a durable-execution worker).
+fn serves(command: &Command) -> bool {
+    #[cfg(feature = "temporal")]
+    if matches!(command, Command::Worker(_)) {
+        return true;
+    }
+    let _ = command;
+    false
 }
 
 async fn dispatch(app: &App, command: Command) -> CliResult {
@@ -166,6 +185,8 @@ async fn dispatch(app: &App, command: Command) -> CliResult {
         Command::Chat(args) => crate::commands::chat::run(app, args).await,
         Command::Serve(args) | Command::Mcp(McpCommand::Serve(args)) => crate::commands::serve::run(app, args).await,
         Command::Server(args) => crate::commands::server::run(app, args).await,
+        #[cfg(feature = "temporal")]
+        Command::Worker(args) => crate::commands::worker::run(app, args).await,
         command => tokio::select! {
             outcome = other(app, command) => outcome,
             () = crate::signals::termination() => Err(CliError::failure("interrupted")),
@@ -199,5 +220,7 @@ async fn other(app: &App, command: Command) -> CliResult {
         Command::Run(_) | Command::Chat(_) | Command::Serve(_) | Command::Server(_) => {
             Err(CliError::failure("internal error: command dispatched twice"))
         }
+        #[cfg(feature = "temporal")]
+        Command::Worker(_) => Err(CliError::failure("internal error: command dispatched twice")),
     }
 }

@@ -31,6 +31,39 @@ pub(crate) struct GlobalArgs {
     /// When to use colours.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub(crate) color: ColorChoice,
+    #[cfg(feature = "temporal")]
+    #[command(flatten)]
+    pub(crate) temporal: TemporalArgs,
+}
+
+/// Where Temporal is, for `worker`, `run --runtime durable_agent_loop` and `executions show`.
+/// Unset flags fall back on Temporal's own environment (`TEMPORAL_ADDRESS`,
+/// `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`, `TEMPORAL_CONFIG_FILE`).
+#[cfg(feature = "temporal")]
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Temporal (durable executions)")]
+pub(crate) struct TemporalArgs {
+    /// The Temporal server, `host:port` or a URL [default: $TEMPORAL_ADDRESS, else localhost:7233].
+    #[arg(long = "temporal", global = true, value_name = "ADDR")]
+    pub(crate) address: Option<String>,
+    /// The namespace [default: $TEMPORAL_NAMESPACE, else default].
+    #[arg(long, global = true, value_name = "NS")]
+    pub(crate) namespace: Option<String>,
+    /// The task queue of durable executions [default: toolbridge].
+    #[arg(long, global = true, env = "TOOLBRIDGE_TASK_QUEUE", value_name = "Q")]
+    pub(crate) task_queue: Option<String>,
+    /// A client certificate (PEM) for mTLS [default: $TEMPORAL_TLS_CLIENT_CERT_PATH].
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// Its private key (PEM) [default: $TEMPORAL_TLS_CLIENT_KEY_PATH].
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// The CA of the server's certificate (PEM) [default: $TEMPORAL_TLS_SERVER_CA_CERT_PATH].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) tls_ca: Option<PathBuf>,
+    /// Seconds to wait for the server before giving up.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECS")]
+    pub(crate) connect_timeout: f64,
 }
 
 /// The global options, by id (hidden from each subcommand's help: `toolbridge --help` has them).
@@ -146,6 +179,9 @@ pub(crate) enum Command {
     /// Stored executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
+    /// Run durable executions: poll a Temporal task queue until Ctrl-C.
+    #[cfg(feature = "temporal")]
+    Worker(WorkerArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -166,6 +202,27 @@ pub(crate) struct RunArgs {
     /// Print the RuntimeExecutionResult (with its execution_id) as JSON instead of streaming.
     #[arg(long)]
     pub(crate) json: bool,
+    /// The execution's id; a durable execution of that id that exists is attached to (e.g.
+    /// after its starter was killed) instead of started again.
+    #[cfg(feature = "temporal")]
+    #[arg(long, value_name = "ID")]
+    pub(crate) execution_id: Option<String>,
+}
+
+/// `toolbridge worker`.
+#[cfg(feature = "temporal")]
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// MCP servers offered to every execution next to its own (every worker of a task queue
+    /// needs the same), started now.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mcp_config: Option<PathBuf>,
+    /// Skills offered to every execution next to its own.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) skills: Option<PathBuf>,
+    /// The most model and tool calls (and workflow tasks) running at once.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) max_concurrent: u32,
 }
 
 #[derive(Debug, Args)]

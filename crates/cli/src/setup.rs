@@ -32,6 +32,9 @@ pub(crate) struct App {
     pub(crate) runtimes: Vec<SpecFactory>,
     /// The runtime plugins registered by [`registry`](Self::registry), to shut down at the end.
     pub(crate) plugins: Plugins,
+    /// Where Temporal is (durable executions).
+    #[cfg(feature = "temporal")]
+    pub(crate) temporal: toolbridge_durable::TemporalSettings,
 }
 
 impl std::fmt::Debug for App {
@@ -56,8 +59,22 @@ pub(crate) struct Tools {
 }
 
 impl App {
-    pub(crate) fn new(printer: Printer, secrets: Secrets, db: Option<PathBuf>, runtimes: Vec<SpecFactory>) -> Self {
-        Self { printer, secrets, db, runtimes, plugins: Plugins::default() }
+    pub(crate) fn new(
+        printer: Printer,
+        secrets: Secrets,
+        db: Option<PathBuf>,
+        runtimes: Vec<SpecFactory>,
+        #[cfg(feature = "temporal")] temporal: toolbridge_durable::TemporalSettings,
+    ) -> Self {
+        Self {
+            printer,
+            secrets,
+            db,
+            runtimes,
+            plugins: Plugins::default(),
+            #[cfg(feature = "temporal")]
+            temporal,
+        }
     }
 
     /// The tool configuration of `--mcp-config` (else the discovered configuration files, see
@@ -114,10 +131,14 @@ impl App {
         })
     }
 
-    /// The built-in runtimes: the agent loop and every runtime the embedding program registered.
+    /// The built-in runtimes: the agent loop (and, with the `temporal` feature, its durable
+    /// twin) and every runtime the embedding program registered.
     pub(crate) fn builtin_registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
         let mut registry = RuntimeRegistry::new();
         toolbridge_agent::register(&mut registry, AgentLoopOptions::new(pool.clone())).map_err(CliError::failure)?;
+        #[cfg(feature = "temporal")]
+        toolbridge_durable::register(&mut registry, toolbridge_durable::DurableOptions::new(self.temporal.clone()))
+            .map_err(CliError::failure)?;
         for spec in &self.runtimes {
             registry.register(spec()).map_err(CliError::failure)?;
         }

@@ -58,7 +58,7 @@ pub use tools::{
     MAX_CONFIG_FILE_BYTES, McpFile, ToolConfig, load_mcp_config, load_mcp_file, load_policy, load_skills, parse_json,
     parse_policy, read_json_file,
 };
-pub use values::{Flag, GlobList, ScalarString, Seconds, StringList};
+pub use values::{Flag, GlobList, Idempotent, ScalarString, Seconds, StringList};
 
 #[cfg(test)]
 mod tests;

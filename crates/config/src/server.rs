@@ -14,7 +14,7 @@ use crate::inputs::input_env_var;
 use crate::sandbox::{SandboxPolicy, SandboxSetting};
 use crate::secrets::{SecretValue, Secrets, looks_secret, url_query_secrets};
 use crate::template::{Env, MissingVariable, expand_noting, is_template};
-use crate::values::{Flag, GlobList, ScalarString, Seconds, StringList};
+use crate::values::{Flag, GlobList, Idempotent, ScalarString, Seconds, StringList};
 
 /// The default time limit of one tool call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -138,6 +138,10 @@ pub struct ServerSpec {
     /// (`HOME`, `PATH`, `USER`, `LANG`, … plus its `env`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inherit_env: Option<Flag>,
+    /// Which of its tools a durable execution may run again after losing the worker running
+    /// the call: `true`, `false` (default) or a list of globs on its tool names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<Idempotent>,
     /// A description (other tools write it; kept, unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -213,6 +217,8 @@ pub struct ServerConfig {
     pub sandbox: Option<SandboxPolicy>,
     /// Pass the whole environment instead of the allow-list.
     pub inherit_env: bool,
+    /// Which tools may be run again when a durable execution loses the worker running a call.
+    pub idempotent: Idempotent,
     /// The values of this configuration that are secrets (see [`crate::Secrets`]).
     pub secrets: Vec<SecretValue>,
 }
@@ -324,6 +330,7 @@ impl ServerSpec {
             tools,
             sandbox,
             inherit_env: self.inherit_env.is_some_and(|Flag(inherit)| inherit),
+            idempotent: self.idempotent.clone().unwrap_or_default(),
             secrets: noted.into_iter().map(SecretValue::new).collect(),
         })
     }
@@ -436,6 +443,7 @@ impl ServerConfig {
             tools: ToolFilter::default(),
             sandbox: None,
             inherit_env: false,
+            idempotent: Idempotent::None,
             secrets: Vec::new(),
         }
     }

@@ -58,6 +58,22 @@ fn options() {
 }
 
 #[test]
+fn idempotent_is_a_flag_or_a_glob_list() {
+    let servers = parse(
+        json!({"a": {"command": "x", "idempotent": true}, "b": {"command": "y", "idempotent": ["get_*", "list"]},
+                               "c": {"command": "z", "idempotent": false}, "d": {"command": "w"}}),
+    )
+    .unwrap();
+    assert_eq!(servers[0].idempotent, Idempotent::All);
+    assert_eq!(servers[1].idempotent, Idempotent::Tools(GlobList(vec!["get_*".into(), "list".into()])));
+    assert!(servers[2].idempotent.is_none() && servers[3].idempotent.is_none());
+    let err = parse(json!({"a": {"command": "x", "idempotent": "yes"}})).unwrap_err().to_string();
+    assert!(err.contains("idempotent") && err.contains("true, false or a list of tool-name globs"), "{err}");
+    let value = json!({"a": {"command": "x", "idempotent": ["get_*"]}, "b": {"command": "y", "idempotent": true}});
+    assert_eq!(serde_json::to_value(McpServers::from_json(&value, "t").unwrap()).unwrap(), value);
+}
+
+#[test]
 fn errors_name_origin_server_and_field() {
     let err = parse(json!({"mcpServers": {"fs": {"comand": "x"}}})).unwrap_err().to_string();
     assert!(err.contains("test.json") && err.contains("\"fs\"") && err.contains("comand"), "{err}");

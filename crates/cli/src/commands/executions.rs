@@ -89,6 +89,9 @@ pub(crate) async fn run(app: &App, command: ExecutionsCommand) -> CliResult {
             let execution = store.get_execution(&id).await?.ok_or_else(|| {
                 CliError::usage(format!("no execution {id:?}")).hint("list them with `toolbridge executions list`")
             })?;
+            // A durable execution whose starter did not see its end: Temporal has it.
+            #[cfg(feature = "temporal")]
+            let execution = crate::commands::durable::settle(app, &store, execution).await?;
             if json {
                 printer.json(&execution);
                 return Ok(());

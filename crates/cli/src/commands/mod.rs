@@ -4,6 +4,8 @@ pub(crate) mod agent;
 pub(crate) mod agent_view;
 pub(crate) mod call;
 pub(crate) mod chat;
+#[cfg(feature = "temporal")]
+pub(crate) mod durable;
 pub(crate) mod executions;
 pub(crate) mod mcp;
 pub(crate) mod run;
@@ -13,3 +15,5 @@ pub(crate) mod serve;
 pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod tools;
+#[cfg(feature = "temporal")]
+pub(crate) mod worker;

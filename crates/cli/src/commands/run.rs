@@ -15,7 +15,12 @@ use crate::terminal::prompt_from_stdin;
 
 pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     let printer = &app.printer;
+    #[cfg(feature = "temporal")]
+    let attach_to = args.execution_id.clone();
+    #[cfg(not(feature = "temporal"))]
     let RunArgs { prompt, continue_from, mut agent, json } = args;
+    #[cfg(feature = "temporal")]
+    let RunArgs { prompt, continue_from, mut agent, json, execution_id: _ } = args;
     let (prompt, previous) = match continue_from {
         None => (prompt, None),
         Some(value) => {
@@ -38,6 +43,11 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     let definition = resolve_agent(app, &agent).await?;
     let session = Session::open(app, definition).await?;
     let mut context = session.agent.context(prompt);
+    // A durable execution started earlier (by a starter that died) is attached to by its id.
+    #[cfg(feature = "temporal")]
+    if let Some(id) = attach_to {
+        context.execution_id = toolbridge_runtime::ExecutionId::new(id);
+    }
     if let Some(previous) = &previous {
         context.conversation_history = history_of(previous);
     }
