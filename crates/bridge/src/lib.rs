@@ -35,6 +35,7 @@ mod catalogue;
 mod content;
 mod error;
 mod mcp;
+pub mod oauth;
 mod policy;
 mod pool;
 mod process;

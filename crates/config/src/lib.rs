@@ -22,6 +22,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod error;
+mod features;
 mod mcp;
 mod policy;
 pub mod sandbox;
@@ -33,6 +34,7 @@ mod tools;
 mod values;
 
 pub use error::ConfigError;
+pub use features::{ElicitationAnswer, OAuthConfig, OAuthGrant, OAuthSpec, ServerFeatures};
 pub use mcp::McpServers;
 pub use policy::{Conditions, PolicyConfig, PolicyRule, RuleSpec};
 pub use secrets::{MIN_SECRET_LEN, REDACTED, SECRET_ENV_VARS, SecretValue, Secrets, looks_secret, mask_secret_keys};

@@ -21,6 +21,7 @@ use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
 
 use super::stdio::{self, LossReason};
 use super::{PoolOptions, SandboxReport};
+use crate::oauth::{HttpAuth, MAX_AUTHORIZATIONS, OAuthError};
 use crate::process::{Killer, Launcher};
 
 /// How much longer than the transport's own grace the session's close may take.
@@ -141,12 +142,35 @@ pub(crate) struct Connection {
     /// Set when we ended the connection ourselves (e.g. an oversized message).
     reason: LossReason,
     dead: AtomicBool,
+    /// An HTTP server's OAuth state (its transport sends through it).
+    pub(crate) auth: Option<Arc<HttpAuth>>,
 }
 
 /// Why a server could not be started.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct StartError(pub(crate) String);
+pub(crate) enum StartError {
+    /// It failed (the message says how).
+    #[error("{0}")]
+    Failed(String),
+    /// It needs an OAuth login this process cannot run.
+    #[error(transparent)]
+    Login(OAuthError),
+}
+
+impl StartError {
+    fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+}
+
+impl From<StartError> for super::PoolError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Failed(message) => Self::Unavailable(message),
+            StartError::Login(error) => Self::Login(error),
+        }
+    }
+}
 
 impl Connection {
     /// Whether the connection can still carry requests.
@@ -222,7 +246,7 @@ impl Connection {
                         process.kill();
                         // The server's last words say why; wait (briefly) for them.
                         stderr.closed(options.close_grace).await;
-                        Err(StartError(format!(
+                        Err(StartError::failed(format!(
                             "server {name:?} failed during initialize: {}{}",
                             tidy_error(&error.to_string()),
                             reason.get().map(|r| format!(": {r}")).unwrap_or_default() + &stderr.suffix()
@@ -231,7 +255,7 @@ impl Connection {
                     Err(_) => {
                         process.kill();
                         stderr.closed(options.close_grace).await;
-                        Err(StartError(format!(
+                        Err(StartError::failed(format!(
                             "server {name:?} did not answer initialize within {limit:?}{}",
                             stderr.suffix()
                         )))
@@ -239,18 +263,52 @@ impl Connection {
                 }
             }
             TransportConfig::Http(http) => {
-                let transport = http_transport(name, http)?;
-                match tokio::time::timeout(limit, handler.serve(transport)).await {
-                    Ok(Ok(service)) => Ok(Self::new(service, None, stderr, tools_stale, reason)),
-                    Ok(Err(error)) => Err(StartError(format!(
-                        "server {name:?} at {}: initialize failed: {}",
-                        http.url,
-                        tidy_error(&error.to_string())
-                    ))),
-                    Err(_) => Err(StartError(format!(
-                        "server {name:?} at {} did not answer initialize within {limit:?}",
-                        http.url
-                    ))),
+                let client = http_client(name, http)?;
+                let auth =
+                    HttpAuth::new(server, http, client, Arc::clone(&options.token_store), options.authorizer.clone())
+                        .await
+                        .map_err(|e| StartError::failed(options.secrets.scrub(&e.to_string())))?;
+                let auth = Arc::new(auth);
+                let mut authorizations = 0;
+                loop {
+                    let transport = StreamableHttpClientTransport::with_client(
+                        auth.client(),
+                        StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
+                    );
+                    let error = match tokio::time::timeout(limit, handler.clone().serve(transport)).await {
+                        Ok(Ok(service)) => {
+                            let mut connection = Self::new(service, None, stderr, tools_stale, reason);
+                            connection.auth = Some(auth);
+                            return Ok(connection);
+                        }
+                        Ok(Err(error)) => error,
+                        Err(_) => {
+                            return Err(StartError::failed(format!(
+                                "server {name:?} at {} did not answer initialize within {limit:?}",
+                                http.url
+                            )));
+                        }
+                    };
+                    let Some(challenge) = error.auth_challenge().map(str::to_owned) else {
+                        return Err(StartError::failed(format!(
+                            "server {name:?} at {}: initialize failed: {}",
+                            http.url,
+                            tidy_error(&error.to_string())
+                        )));
+                    };
+                    if !auth.can_authorize() {
+                        return Err(StartError::Login(auth.login_required()));
+                    }
+                    if authorizations >= MAX_AUTHORIZATIONS {
+                        return Err(StartError::failed(format!(
+                            "server {name:?} still refuses after {MAX_AUTHORIZATIONS} OAuth authorizations"
+                        )));
+                    }
+                    authorizations += 1;
+                    auth.authorize(Some(&challenge)).await.map_err(|e| match e {
+                        OAuthError::LoginRequired { .. } => StartError::Login(e),
+                        other => StartError::failed(options.secrets.scrub(&other.to_string())),
+                    })?;
                 }
             }
         }
@@ -273,31 +331,26 @@ impl Connection {
             tools_stale,
             reason,
             dead: AtomicBool::new(false),
+            auth: None,
         }
     }
 }
 
-fn http_transport(
-    name: &str,
-    config: &HttpConfig,
-) -> Result<StreamableHttpClientTransport<reqwest::Client>, StartError> {
+/// The HTTP client of a server: its configured headers on every request (marked sensitive).
+fn http_client(name: &str, config: &HttpConfig) -> Result<reqwest::Client, StartError> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (key, value) in &config.headers {
         let header = reqwest::header::HeaderName::from_bytes(key.as_bytes())
-            .map_err(|_| StartError(format!("server {name:?}: invalid header name {key:?}")))?;
+            .map_err(|_| StartError::failed(format!("server {name:?}: invalid header name {key:?}")))?;
         let mut value = reqwest::header::HeaderValue::from_str(value.expose())
-            .map_err(|_| StartError(format!("server {name:?}: invalid value for header {key:?}")))?;
+            .map_err(|_| StartError::failed(format!("server {name:?}: invalid value for header {key:?}")))?;
         value.set_sensitive(true);
         headers.insert(header, value);
     }
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
         .default_headers(headers)
         .build()
-        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))?;
-    Ok(StreamableHttpClientTransport::with_client(
-        client,
-        StreamableHttpClientTransportConfig::with_uri(config.url.as_str()),
-    ))
+        .map_err(|e| StartError::failed(format!("server {name:?}: cannot build the HTTP client: {e}")))
 }
 
 /// rmcp's transport errors name the transport's full generic type

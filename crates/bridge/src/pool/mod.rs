@@ -34,6 +34,7 @@ use toolbridge_config::{PoolKey, Secrets, ServerConfig};
 use tracing::info;
 
 use crate::error::ToolError;
+use crate::oauth::{Authorizer, MemoryTokenStore, OAuthError, TokenStore};
 use crate::process::Launcher;
 use crate::source::{ToolDescriptor, ToolOutput};
 use slot::Slot;
@@ -68,6 +69,11 @@ pub struct PoolOptions {
     /// The secrets scrubbed from servers' stderr and from every error the pool reports; each
     /// server's own secrets are added when it is first used.
     pub secrets: Secrets,
+    /// Where OAuth credentials of HTTP servers live (default: in memory, for this pool only).
+    pub token_store: Arc<dyn TokenStore>,
+    /// Who sends a person through an OAuth authorization when a server asks for one
+    /// (default: nobody — such a server fails with the `toolbridge auth login` command to run).
+    pub authorizer: Option<Arc<dyn Authorizer>>,
     /// How to run the sandbox helper that confines (or only contains) every stdio server and
     /// skill command: `None` looks for `toolbridge-sandbox-exec` next to this program. The
     /// `toolbridge` CLI is its own helper ([`SandboxHelper::CurrentExe`]).
@@ -86,6 +92,8 @@ impl Default for PoolOptions {
             accept_elicitation_defaults: false,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             secrets: Secrets::new(),
+            token_store: Arc::new(MemoryTokenStore::new()),
+            authorizer: None,
             sandbox_helper: None,
         }
     }
@@ -97,6 +105,9 @@ pub enum PoolError {
     /// It did not start, or could not be restarted.
     #[error("{0}")]
     Unavailable(String),
+    /// It needs an OAuth login this process cannot run.
+    #[error(transparent)]
+    Login(OAuthError),
     /// The pool was shut down.
     #[error("the connection pool is shut down")]
     ShutDown,
@@ -221,7 +232,7 @@ impl Pool {
             handle.slot.touch();
             return Ok(handle);
         }
-        handle.slot.ensure_connection(&self.inner, false).await.map_err(PoolError::Unavailable)?;
+        handle.slot.ensure_connection(&self.inner, false).await.map_err(PoolError::from)?;
         Ok(handle)
     }
 

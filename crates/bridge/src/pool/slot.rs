@@ -17,10 +17,11 @@ use serde_json::{Map, Value};
 use toolbridge_config::ServerConfig;
 use tracing::{Instrument, debug, info_span, warn};
 
-use super::connection::{Connection, tidy_error};
+use super::connection::{Connection, StartError, tidy_error};
 use super::{CallOptions, Counters, Inner, PoolError, PoolOptions};
 use crate::content::convert_result;
 use crate::error::ToolError;
+use crate::oauth::MAX_AUTHORIZATIONS;
 use crate::source::{ToolDescriptor, ToolOutput};
 
 /// What changes about a server while the pool runs.
@@ -33,7 +34,7 @@ struct SlotState {
     /// Restart attempts since the last successful start.
     failed_restarts: u32,
     /// Why the last start failed.
-    last_error: Option<String>,
+    last_error: Option<StartError>,
     /// The tool list, until the server says it changed or restarts.
     tools: Option<Arc<Vec<ToolDescriptor>>>,
     /// Calls that have not finished.
@@ -129,7 +130,7 @@ impl Slot {
 
     /// A live connection: the current one, or a new one. `restart` allows the bounded
     /// attempts with backoff (for a connection that died); otherwise one attempt.
-    pub(super) async fn ensure_connection(&self, pool: &Inner, restart: bool) -> Result<Arc<Connection>, String> {
+    pub(super) async fn ensure_connection(&self, pool: &Inner, restart: bool) -> Result<Arc<Connection>, StartError> {
         let _starting = self.starting.lock().await;
         let (old, give_up) = {
             let mut state = self.lock();
@@ -137,22 +138,28 @@ impl Slot {
                 return Ok(connection);
             }
             let give_up = restart && state.failed_restarts >= pool.options.max_restarts.max(1);
-            let last = state.last_error.clone().unwrap_or_default();
+            let last = state.last_error.clone().unwrap_or_else(|| StartError::Failed(String::new()));
             (state.connection.take(), give_up.then_some(last))
         };
         if pool.shutdown.is_cancelled() {
-            return Err("the connection pool is shut down".into());
+            return Err(StartError::Failed("the connection pool is shut down".into()));
         }
         if let Some(old) = old {
             // Whatever is left of the old process group goes now.
             old.kill();
         }
         if let Some(last) = give_up {
-            return Err(format!("gave up after {} restart attempts; last error: {last}", pool.options.max_restarts));
+            return Err(match last {
+                login @ StartError::Login(_) => login,
+                StartError::Failed(last) => StartError::Failed(format!(
+                    "gave up after {} restart attempts; last error: {last}",
+                    pool.options.max_restarts
+                )),
+            });
         }
         let attempts = if restart { pool.options.max_restarts.max(1) } else { 1 };
         let mut delays = backoff(&pool.options);
-        let mut last_error = String::new();
+        let mut last_error = StartError::Failed(String::new());
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(delays.next().unwrap_or(pool.options.backoff_max)).await;
@@ -176,10 +183,18 @@ impl Slot {
                 }
                 Err(error) => {
                     Counters::bump(&pool.counters.start_failures);
-                    last_error = pool.options.secrets.scrub(&error.to_string());
+                    let login = matches!(error, StartError::Login(_));
+                    last_error = match error {
+                        StartError::Failed(message) => StartError::Failed(pool.options.secrets.scrub(&message)),
+                        login @ StartError::Login(_) => login,
+                    };
                     warn!(server = %self.config.name, error = %last_error, "MCP server did not start");
                     if restart {
                         self.lock().failed_restarts += 1;
+                    }
+                    if login {
+                        // Trying again cannot log in.
+                        break;
                     }
                 }
             }
@@ -188,7 +203,7 @@ impl Slot {
         Err(last_error)
     }
 
-    async fn connection(&self, pool: &Inner) -> Result<Arc<Connection>, String> {
+    async fn connection(&self, pool: &Inner) -> Result<Arc<Connection>, StartError> {
         let (current, started_once) = {
             let state = self.lock();
             (state.connection.clone(), state.started_once)
@@ -202,12 +217,16 @@ impl Slot {
 
     /// The server's tools, cached until it says they changed (or restarts).
     pub(super) async fn list_tools(&self, pool: &Inner) -> Result<Arc<Vec<ToolDescriptor>>, PoolError> {
-        let connection = self.connection(pool).await.map_err(PoolError::Unavailable)?;
+        let connection = self.connection(pool).await.map_err(PoolError::from)?;
         let stale = connection.tools_stale.swap(false, Ordering::AcqRel);
         if !stale && let Some(tools) = self.lock().tools.clone() {
             return Ok(tools);
         }
-        let listed = connection.peer.list_all_tools().await.map_err(|e| {
+        let listed = authorized(&connection, || connection.peer.list_all_tools()).await.map_err(|e| {
+            let e = match e {
+                Authorized::Login(error) => return PoolError::Login(error),
+                Authorized::Service(e) => e,
+            };
             let reason = match e {
                 ServiceError::McpError(error) => format!("server {:?}: {}", self.config.name, error.message),
                 other => format!(
@@ -242,8 +261,10 @@ impl Slot {
     ) -> Result<ToolOutput, ToolError> {
         let server = || self.config.name.clone();
         let scrub = |text: &str| pool.options.secrets.scrub(text);
-        let connection =
-            self.connection(pool).await.map_err(|reason| ToolError::Unavailable { server: server(), reason })?;
+        let connection = self
+            .connection(pool)
+            .await
+            .map_err(|reason| ToolError::Unavailable { server: server(), reason: reason.to_string() })?;
         let limit = options.timeout.unwrap_or(self.config.call_timeout);
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
@@ -254,7 +275,7 @@ impl Slot {
             // rmcp send notifications/cancelled for it.
             tokio::select! {
                 biased;
-                response = connection.peer.call_tool_once(params) => Some(response),
+                response = authorized(&connection, || connection.peer.call_tool_once(params.clone())) => Some(response),
                 () = tokio::time::sleep(limit) => None,
                 () = cancel.cancelled() => return Err(ToolError::Cancelled),
             }
@@ -266,10 +287,13 @@ impl Slot {
                 message: "the server asked for client input or created a task, which toolbridge does not support"
                     .into(),
             }),
-            Some(Err(ServiceError::McpError(error))) => {
+            Some(Err(Authorized::Login(error))) => {
+                Err(ToolError::Unavailable { server: server(), reason: error.to_string() })
+            }
+            Some(Err(Authorized::Service(ServiceError::McpError(error)))) => {
                 Err(ToolError::Protocol { server: server(), message: scrub(&error.message) })
             }
-            Some(Err(error)) => {
+            Some(Err(Authorized::Service(error))) => {
                 connection.kill();
                 // The server's last stderr lines say why it went; wait (briefly) for them.
                 connection.stderr_closed(pool.options.close_grace).await;
@@ -305,6 +329,50 @@ impl Slot {
                 connection.kill();
             }
         });
+    }
+}
+
+/// A request that went through [`authorized`].
+#[derive(Debug)]
+pub(super) enum Authorized {
+    /// The request failed.
+    Service(ServiceError),
+    /// The server wants a login this process cannot run.
+    Login(crate::oauth::OAuthError),
+}
+
+/// Runs a request; when an HTTP server challenges it (401, or 403 `insufficient_scope`),
+/// authorizes again and retries, at most [`MAX_AUTHORIZATIONS`] times.
+pub(super) async fn authorized<T, F, Fut>(connection: &Connection, request: F) -> Result<T, Authorized>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+{
+    let mut authorizations = 0;
+    loop {
+        let error = match request().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let (Some(auth), Some(challenge)) = (&connection.auth, error.auth_challenge()) else {
+            return Err(Authorized::Service(error));
+        };
+        if !auth.can_authorize() {
+            return Err(Authorized::Login(auth.login_required()));
+        }
+        if authorizations >= MAX_AUTHORIZATIONS {
+            return Err(Authorized::Service(error));
+        }
+        authorizations += 1;
+        let challenge = challenge.to_owned();
+        match auth.authorize(Some(&challenge)).await {
+            Ok(()) => {}
+            Err(login @ crate::oauth::OAuthError::LoginRequired { .. }) => return Err(Authorized::Login(login)),
+            Err(other) => {
+                warn!(error = %other, "OAuth authorization failed");
+                return Err(Authorized::Service(error));
+            }
+        }
     }
 }
 
