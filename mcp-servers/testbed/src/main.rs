@@ -1,6 +1,7 @@
 /*! testbed-mcp: an MCP server with deterministic tools and fault injection, for toolbridge's
 tests and benchmarks. Serves stdio by default, streamable HTTP with `--http ADDR`. */
 
+mod fixtures;
 mod generated;
 mod server;
 
@@ -33,6 +34,10 @@ pub(crate) struct Flags {
     /// Write N lines to stderr at startup.
     #[arg(long, default_value_t = 0, value_name = "N")]
     stderr_lines: usize,
+    /// Also serve the MCP conformance suite's fixtures: its `test_*` tools, resources, resource
+    /// template, prompts, completions and logging.
+    #[arg(long)]
+    pub(crate) fixtures: bool,
     /// The server name reported in initialize.
     #[arg(long, default_value = "testbed-mcp")]
     pub(crate) name: String,
