@@ -27,7 +27,10 @@ const IMAGE: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP
 const AUDIO: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEARKwAAIhYAQACABAAZGF0YQAAAAA=";
 
 fn object(value: Value) -> Arc<Map<String, Value>> {
-    Arc::new(value.as_object().cloned().unwrap_or_default())
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(Map::new()),
+    }
 }
 
 fn no_arguments() -> Arc<Map<String, Value>> {
