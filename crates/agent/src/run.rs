@@ -137,6 +137,7 @@ pub(crate) async fn run(
         cancel: Some(scope.cancellation_token().clone()),
         timeout: config.tool_timeout(),
         schema_target: Some(prepared.target),
+        responder: None,
     };
 
     let finish = loop {

@@ -34,6 +34,7 @@
 mod catalogue;
 mod content;
 mod error;
+pub mod interaction;
 mod mcp;
 pub mod oauth;
 mod policy;
@@ -54,10 +55,13 @@ pub use catalogue::{
     ToolInfo,
 };
 pub use error::{Boundary, ToolError};
+pub use interaction::{Progress, Responder, ServerEvent};
 pub use policy::{Decision, Policy, PolicyContext, PolicyError};
 pub use pool::{
     CallOptions as PoolCallOptions, DEFAULT_MAX_MESSAGE_BYTES, Pool, PoolError, PoolOptions, PoolStats, ServerHandle,
 };
+/// The MCP data model (rmcp's): requests, results and content of the gateway-level API.
+pub use rmcp::model as mcp_model;
 pub use skills::{build_skill, preset};
 pub use source::{CallContext, JsonObject, SourceError, ToolDescriptor, ToolOutput, ToolSource, ToolTable, schema_of};
 /// The typed tool configuration (`toolbridge-config`).

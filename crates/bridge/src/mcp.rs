@@ -76,6 +76,10 @@ impl ToolSource for McpSource {
         self.handle.get().and_then(ServerHandle::sandbox)
     }
 
+    fn server_handle(&self) -> Option<ServerHandle> {
+        self.handle.get().cloned()
+    }
+
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
         if !self.offered(tool) {
             return Err(ToolError::denied(format!(
@@ -92,7 +96,12 @@ impl ToolSource for McpSource {
             Value::Null => None,
             other => return Err(ToolError::invalid_arguments(format!("expected a JSON object, got {other}"))),
         };
-        let options = CallOptions { timeout: ctx.timeout, cancel: Some(ctx.cancel.clone()) };
+        let options = CallOptions {
+            timeout: ctx.timeout,
+            cancel: Some(ctx.cancel.clone()),
+            responder: ctx.responder.clone(),
+            keep_content: ctx.keep_content,
+        };
         handle.call_tool(tool, arguments, options).await
     }
 }

@@ -49,6 +49,10 @@ pub struct CallContext {
     /// The most output bytes the model gets: a source that reads output (a process's pipes)
     /// need not keep more, and says how much there was in [`ToolOutput::original_bytes`].
     pub max_output_bytes: usize,
+    /// Answers an MCP server's sampling and elicitation during the call; hears its progress.
+    pub responder: Option<Arc<dyn crate::interaction::Responder>>,
+    /// Keep an MCP result's content blocks ([`ToolOutput::content`]).
+    pub keep_content: bool,
 }
 
 /// What a call produced. The catalogue caps `text` once, to the model's limit.
@@ -64,6 +68,9 @@ pub struct ToolOutput {
     pub trailer: Option<String>,
     /// `structuredContent`, when the tool returned one.
     pub structured: Option<Value>,
+    /// The MCP content blocks as the server sent them, when the call asked to keep them (a
+    /// gateway passes them on unchanged).
+    pub content: Option<Value>,
 }
 
 impl ToolOutput {
@@ -102,6 +109,11 @@ pub trait ToolSource: Send + Sync + fmt::Debug {
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError>;
     /// What confines the processes this source runs, if it runs any.
     fn sandbox(&self) -> Option<SandboxReport> {
+        None
+    }
+    /// The MCP server behind this source, if it is one and has connected (the gateway
+    /// re-exports its resources, prompts and completions).
+    fn server_handle(&self) -> Option<crate::pool::ServerHandle> {
         None
     }
 }

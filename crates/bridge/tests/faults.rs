@@ -152,8 +152,10 @@ async fn a_server_ignoring_cancellation_does_not_block_the_caller() {
         trigger.cancel();
     });
     let started = Instant::now();
-    let error =
-        handle.call_tool("hang", None, PoolCallOptions { timeout: None, cancel: Some(cancel) }).await.unwrap_err();
+    let error = handle
+        .call_tool("hang", None, PoolCallOptions { cancel: Some(cancel), ..PoolCallOptions::default() })
+        .await
+        .unwrap_err();
     assert!(matches!(error, toolbridge::ToolError::Cancelled), "{error}");
     assert!(started.elapsed() < Duration::from_secs(1));
     let result = handle

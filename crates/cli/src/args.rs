@@ -206,6 +206,10 @@ pub(crate) struct ServeArgs {
     /// Close a session after this many seconds without a request.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub(crate) session_idle_timeout: u64,
+    /// Name tools and prompts `server__name` (`always`), by their own names (`never`), or
+    /// by their own names when one server is served (`auto`).
+    #[arg(long, default_value = "auto", value_name = "never|auto|always")]
+    pub(crate) prefix: toolbridge::serve::Prefix,
 }
 
 #[derive(Debug, Subcommand)]

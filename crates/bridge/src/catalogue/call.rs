@@ -38,6 +38,9 @@ pub struct CallOptions {
     /// The schemas were given to the model in this dialect: undo its rewrites (OpenAI strict
     /// mode sends `null` for absent optional fields) before validating.
     pub schema_target: Option<SchemaTarget>,
+    /// Answers an MCP server's sampling and elicitation during the call, and hears its
+    /// progress and log messages.
+    pub responder: Option<std::sync::Arc<dyn crate::interaction::Responder>>,
 }
 
 /// The arguments of a call as the model sent them.
@@ -145,18 +148,33 @@ impl Catalogue {
 impl PreparedCall<'_> {
     /// Steps 2–7: runs the call and records its outcome.
     pub async fn run(self, options: &CallOptions) -> ToolCallRecord {
+        self.run_inner(options, false).await.0
+    }
+
+    /// Like [`run`](Self::run), and also gives back an MCP tool's content blocks as the server
+    /// sent them (uncapped: for a gateway that passes them on, not for a model).
+    pub async fn run_keeping_content(self, options: &CallOptions) -> (ToolCallRecord, Option<Value>) {
+        self.run_inner(options, true).await
+    }
+
+    async fn run_inner(self, options: &CallOptions, keep_content: bool) -> (ToolCallRecord, Option<Value>) {
         let Some(entry) = self.entry else {
             let message = self.catalogue.unknown_tool_message(&self.name);
-            return self.pending.finish(CallOutcome::failed(ToolErrorType::UnknownTool, message));
+            return (self.pending.finish(CallOutcome::failed(ToolErrorType::UnknownTool, message)), None);
         };
         let span = info_span!("tool_call", tool = %entry.info.name, server = %entry.info.source, tool_use_id = %self.tool_use_id);
-        let result = execute(self.catalogue, entry, self.input, self.refused, options).instrument(span).await;
+        let result =
+            execute(self.catalogue, entry, self.input, self.refused, options, keep_content).instrument(span).await;
+        let mut content = None;
         let mut outcome = match result {
-            Ok(output) => capped(output, self.catalogue.options.max_output_bytes),
+            Ok(mut output) => {
+                content = output.content.take();
+                capped(output, self.catalogue.options.max_output_bytes)
+            }
             Err(error) => CallOutcome::failed(error.error_type(), model_text(&entry.info.name, &error)),
         };
         outcome.metadata.insert("original_name".into(), Value::String(entry.info.original_name.clone()));
-        self.pending.finish(outcome)
+        (self.pending.finish(outcome), content)
     }
 }
 
@@ -167,6 +185,7 @@ async fn execute(
     mut input: Value,
     refused: Option<ToolError>,
     options: &CallOptions,
+    keep_content: bool,
 ) -> Result<ToolOutput, ToolError> {
     if let Some(error) = refused {
         return Err(error);
@@ -190,6 +209,8 @@ async fn execute(
         cancel: options.cancel.clone().unwrap_or_default(),
         timeout: options.timeout.or(catalogue.options.call_timeout),
         max_output_bytes: catalogue.options.max_output_bytes,
+        responder: options.responder.clone(),
+        keep_content,
     };
     let source = &catalogue.sources[entry.source];
     AssertUnwindSafe(source.call_tool(&entry.info.original_name, input, &ctx))

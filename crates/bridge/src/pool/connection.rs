@@ -17,10 +17,11 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
-use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
+use toolbridge_config::{ElicitationAnswer, HttpConfig, ServerConfig, ServerFeatures, TransportConfig};
 
 use super::stdio::{self, LossReason};
 use super::{PoolOptions, SandboxReport};
+use crate::interaction::{Progress, Relay, ServerEvent};
 use crate::oauth::{HttpAuth, MAX_AUTHORIZATIONS, OAuthError};
 use crate::process::{Killer, Launcher};
 
@@ -78,25 +79,123 @@ impl StderrTail {
     }
 }
 
-/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`.
+/// Our side of the protocol: capabilities as the server's config allows (sampling, roots;
+/// elicitation always, answered by the call's responder or the configured answer), requests
+/// and notifications relayed to the running calls' [`Responder`](crate::Responder)s, and the
+/// tool list marked stale on `notifications/tools/list_changed`.
 #[derive(Debug, Clone)]
 pub(crate) struct Handler {
     pub(crate) tools_stale: Arc<AtomicBool>,
-    /// Answer form elicitations by accepting the schema's defaults (no human in the loop).
+    /// Answer form elicitations by accepting the schema's defaults when no responder does.
     pub(crate) accept_elicitation_defaults: bool,
+    pub(crate) features: Arc<ServerFeatures>,
+    /// The roots, as `file://` URIs.
+    pub(crate) roots: Arc<Vec<String>>,
+    pub(crate) relay: Arc<Relay>,
 }
 
+/// The defaults of a requested form schema, as the accepted content.
+fn schema_defaults(requested_schema: &impl serde::Serialize) -> serde_json::Value {
+    let schema = serde_json::to_value(requested_schema).unwrap_or_default();
+    let content: serde_json::Map<String, serde_json::Value> = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|properties| {
+            properties
+                .iter()
+                .filter_map(|(name, property)| property.get("default").map(|d| (name.clone(), d.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::Value::Object(content)
+}
+
+#[allow(deprecated)] // sampling, roots and logging: deprecated by SEP-2577 in rmcp, in the 2025-11-25 protocol
 impl ClientHandler for Handler {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_stale.store(true, Ordering::Release);
+        self.relay.publish(ServerEvent::ToolListChanged { server: self.relay.server().to_owned() });
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay.publish(ServerEvent::ResourceListChanged { server: self.relay.server().to_owned() });
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay.publish(ServerEvent::PromptListChanged { server: self.relay.server().to_owned() });
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.relay.publish(ServerEvent::ResourceUpdated { server: self.relay.server().to_owned(), uri: params.uri });
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(responder) = self.relay.by_token(&params.progress_token) {
+            let progress = Progress { progress: params.progress, total: params.total, message: params.message };
+            responder.progress(self.relay.server(), progress).await;
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let running = self.relay.running();
+        if running.is_empty() {
+            self.relay.publish(ServerEvent::Log { server: self.relay.server().to_owned(), message: params });
+            return;
+        }
+        for responder in running {
+            responder.log(self.relay.server(), params.clone()).await;
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListRootsResult::new(
+            self.roots.iter().map(|uri| rmcp::model::Root::new(uri.clone())).collect(),
+        ))
+    }
+
+    async fn create_message(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        let server = self.relay.server();
+        if !self.features.sampling {
+            return Err(rmcp::ErrorData::invalid_request(
+                format!("sampling is not enabled for server {server:?} (set `sampling: true` in its config)"),
+                None,
+            ));
+        }
+        match self.relay.latest() {
+            Some(responder) => responder.create_message(server, params).await,
+            None => Err(rmcp::ErrorData::invalid_request("no running call can answer sampling", None)),
+        }
     }
 
     fn get_info(&self) -> ClientConfig {
         let mut capabilities = ClientCapabilities::default();
-        if self.accept_elicitation_defaults {
-            let mut elicitation = ElicitationCapability::new();
-            elicitation.form = Some(FormElicitationCapability::new());
-            capabilities.elicitation = Some(elicitation);
+        let mut elicitation = ElicitationCapability::new();
+        elicitation.form = Some(FormElicitationCapability::new());
+        capabilities.elicitation = Some(elicitation);
+        if self.features.sampling {
+            capabilities.sampling = Some(Default::default());
+        }
+        if !self.roots.is_empty() {
+            capabilities.roots = Some(Default::default());
         }
         // We speak the initialize handshake, so we propose the newest version that has one.
         ClientConfig::new(capabilities, Implementation::new("toolbridge", env!("CARGO_PKG_VERSION")))
@@ -108,23 +207,24 @@ impl ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
-        match request {
-            ElicitRequestParams::FormElicitationParams { requested_schema, .. } if self.accept_elicitation_defaults => {
-                let schema = serde_json::to_value(&requested_schema).unwrap_or_default();
-                let content: serde_json::Map<String, serde_json::Value> = schema
-                    .get("properties")
-                    .and_then(serde_json::Value::as_object)
-                    .map(|properties| {
-                        properties
-                            .iter()
-                            .filter_map(|(name, property)| property.get("default").map(|d| (name.clone(), d.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Ok(ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::Value::Object(content)))
-            }
-            _ => Ok(ElicitResult::new(ElicitationAction::Decline)),
+        if let Some(responder) = self.relay.latest()
+            && let Some(answer) = responder.elicit(self.relay.server(), request.clone()).await
+        {
+            return answer;
         }
+        let answer = if self.accept_elicitation_defaults {
+            ElicitationAnswer::AcceptDefaults
+        } else {
+            self.features.elicitation
+        };
+        Ok(match (answer, request) {
+            (
+                ElicitationAnswer::AcceptDefaults,
+                ElicitRequestParams::FormElicitationParams { requested_schema, .. },
+            ) => ElicitResult::new(ElicitationAction::Accept).with_content(schema_defaults(&requested_schema)),
+            (ElicitationAnswer::Cancel, _) => ElicitResult::new(ElicitationAction::Cancel),
+            _ => ElicitResult::new(ElicitationAction::Decline),
+        })
     }
 }
 
@@ -144,6 +244,8 @@ pub(crate) struct Connection {
     dead: AtomicBool,
     /// An HTTP server's OAuth state (its transport sends through it).
     pub(crate) auth: Option<Arc<HttpAuth>>,
+    /// The calls running on this connection, for the server's requests and notifications.
+    pub(crate) relay: Arc<Relay>,
 }
 
 /// Why a server could not be started.
@@ -222,11 +324,21 @@ impl Connection {
         tasks: &TaskTracker,
         options: &PoolOptions,
         launcher: &Launcher,
+        events: &tokio::sync::broadcast::Sender<ServerEvent>,
     ) -> Result<Self, StartError> {
         let tools_stale = Arc::new(AtomicBool::new(false));
+        let base = match &server.transport {
+            TransportConfig::Stdio(stdio) => stdio.cwd.clone(),
+            TransportConfig::Http(_) => None,
+        }
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
         let handler = Handler {
             tools_stale: Arc::clone(&tools_stale),
             accept_elicitation_defaults: options.accept_elicitation_defaults,
+            features: Arc::new(server.features.clone()),
+            roots: Arc::new(server.features.root_uris(&base)),
+            relay: Arc::new(Relay::new(&server.name, events.clone())),
         };
         let stderr = Arc::new(StderrTail::default());
         let reason = LossReason::default();
@@ -322,6 +434,7 @@ impl Connection {
         reason: LossReason,
     ) -> Self {
         let peer = service.peer().clone();
+        let relay = Arc::clone(&service.service().relay);
         Self {
             service: tokio::sync::Mutex::new(Some(service)),
             peer,
@@ -332,6 +445,7 @@ impl Connection {
             reason,
             dead: AtomicBool::new(false),
             auth: None,
+            relay,
         }
     }
 }

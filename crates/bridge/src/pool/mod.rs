@@ -18,6 +18,7 @@
 //! owned by its transport (see [`crate::process`]).
 
 mod connection;
+mod request;
 mod slot;
 mod stdio;
 
@@ -34,11 +35,15 @@ use toolbridge_config::{PoolKey, Secrets, ServerConfig};
 use tracing::info;
 
 use crate::error::ToolError;
+use crate::interaction::{Responder, ServerEvent};
 use crate::oauth::{Authorizer, MemoryTokenStore, OAuthError, TokenStore};
 use crate::process::Launcher;
 use crate::source::{ToolDescriptor, ToolOutput};
 use slot::Slot;
 use toolbridge_sandbox::{Helper as SandboxHelper, SandboxReport};
+
+/// How many server events a [`Pool::events`] receiver may fall behind.
+const EVENT_BUFFER: usize = 256;
 
 /// Default [`PoolOptions::max_message_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -120,6 +125,11 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Cancels the call when it fires.
     pub cancel: Option<CancellationToken>,
+    /// Answers the server's sampling and elicitation requests during the call, and hears its
+    /// progress and log messages.
+    pub responder: Option<Arc<dyn Responder>>,
+    /// Keep the result's content blocks as the server sent them ([`ToolOutput::content`]).
+    pub keep_content: bool,
 }
 
 /// Pool counters, for the CLI and benchmarks.
@@ -171,6 +181,7 @@ struct Inner {
     tasks: TaskTracker,
     shutdown: CancellationToken,
     evictor: OnceLock<()>,
+    events: tokio::sync::broadcast::Sender<ServerEvent>,
 }
 
 /// The connection pool. Cheap to clone; clones share the pool.
@@ -198,8 +209,15 @@ impl Pool {
                 tasks: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
                 evictor: OnceLock::new(),
+                events: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
             }),
         }
+    }
+
+    /// Notifications from servers that no call waits for (resource updates, list changes, log
+    /// lines between calls). A receiver that falls more than 256 events behind loses the oldest.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ServerEvent> {
+        self.inner.events.subscribe()
     }
 
     /// The pool's options.
@@ -352,6 +370,22 @@ impl ServerHandle {
             Counters::bump(&inner.counters.call_failures);
         }
         result
+    }
+
+    /// Sends any MCP request (resources, prompts, completions, logging level, subscriptions)
+    /// and returns the server's answer, under the server's call time limit.
+    pub async fn request(&self, request: rmcp::model::ClientRequest) -> Result<rmcp::model::ServerResult, ToolError> {
+        self.slot.request(&self.pool.inner, request).await
+    }
+
+    /// The pool's server events ([`Pool::events`]).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ServerEvent> {
+        self.pool.events()
+    }
+
+    /// The server's capabilities, as it declared them at initialize.
+    pub async fn capabilities(&self) -> Result<rmcp::model::ServerCapabilities, PoolError> {
+        self.slot.capabilities(&self.pool.inner).await
     }
 
     /// Tool calls on this server that have not finished.

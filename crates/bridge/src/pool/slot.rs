@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rmcp::ServiceError;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, ClientRequest, ServerResult};
 use serde_json::{Map, Value};
 use toolbridge_config::ServerConfig;
 use tracing::{Instrument, debug, info_span, warn};
@@ -165,7 +165,10 @@ impl Slot {
                 tokio::time::sleep(delays.next().unwrap_or(pool.options.backoff_max)).await;
             }
             let span = info_span!("mcp_start", server = %self.config.name, attempt);
-            match Connection::start(&self.config, &pool.tasks, &pool.options, &pool.launcher).instrument(span).await {
+            match Connection::start(&self.config, &pool.tasks, &pool.options, &pool.launcher, &pool.events)
+                .instrument(span)
+                .await
+            {
                 Ok(connection) => {
                     let connection = Arc::new(connection);
                     Counters::bump(&pool.counters.starts);
@@ -269,19 +272,23 @@ impl Slot {
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
         let cancel = options.cancel.unwrap_or_default();
+        let registration = options.responder.map(|responder| connection.relay.register(responder));
+        let keep_content = options.keep_content;
         let outcome = {
             let _in_flight = InFlight::enter(self);
             // Dropping the request future (timeout, cancellation, the caller going away) makes
             // rmcp send notifications/cancelled for it.
             tokio::select! {
                 biased;
-                response = authorized(&connection, || connection.peer.call_tool_once(params.clone())) => Some(response),
+                response = authorized(&connection, || {
+                    super::request::call_tool_once(&connection.peer, params.clone(), registration.as_ref())
+                }) => Some(response),
                 () = tokio::time::sleep(limit) => None,
                 () = cancel.cancelled() => return Err(ToolError::Cancelled),
             }
         };
         match outcome {
-            Some(Ok(CallToolResponse::Complete(result))) => Ok(convert_result(result)),
+            Some(Ok(CallToolResponse::Complete(result))) => Ok(convert_result(result, keep_content)),
             Some(Ok(_)) => Err(ToolError::Protocol {
                 server: server(),
                 message: "the server asked for client input or created a task, which toolbridge does not support"
@@ -313,6 +320,45 @@ impl Slot {
         }
     }
 
+    /// Sends any request (resources, prompts, completions, logging level, subscriptions) under
+    /// the server's call time limit; an OAuth challenge is handled as for a tool call.
+    pub(super) async fn request(&self, pool: &Inner, request: ClientRequest) -> Result<ServerResult, ToolError> {
+        let server = || self.config.name.clone();
+        let connection = self
+            .connection(pool)
+            .await
+            .map_err(|reason| ToolError::Unavailable { server: server(), reason: reason.to_string() })?;
+        let limit = self.config.call_timeout;
+        let _in_flight = InFlight::enter(self);
+        let outcome =
+            tokio::time::timeout(limit, authorized(&connection, || connection.peer.send_request(request.clone())))
+                .await;
+        match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(Authorized::Login(error))) => {
+                Err(ToolError::Unavailable { server: server(), reason: error.to_string() })
+            }
+            Ok(Err(Authorized::Service(ServiceError::McpError(error)))) => {
+                Err(ToolError::Protocol { server: server(), message: pool.options.secrets.scrub(&error.message) })
+            }
+            Ok(Err(Authorized::Service(error))) => Err(ToolError::Unavailable {
+                server: server(),
+                reason: pool.options.secrets.scrub(&format!(
+                    "the connection was lost during the request ({}){}",
+                    tidy_error(&error.to_string()),
+                    connection.loss_details()
+                )),
+            }),
+            Err(_) => Err(ToolError::Timeout { tool: request_name(&request), server: Some(server()), limit }),
+        }
+    }
+
+    /// The server's capabilities, as it declared them at initialize.
+    pub(super) async fn capabilities(&self, pool: &Inner) -> Result<rmcp::model::ServerCapabilities, PoolError> {
+        let connection = self.connection(pool).await.map_err(PoolError::from)?;
+        Ok(connection.peer.peer_info().map(|info| info.capabilities.clone()).unwrap_or_default())
+    }
+
     /// After a timeout: a stdio server that does not even answer a ping within the grace is
     /// hung; its process group is killed so the next call starts a fresh one.
     fn check_hung(&self, pool: &Inner, connection: &Arc<Connection>) {
@@ -330,6 +376,14 @@ impl Slot {
             }
         });
     }
+}
+
+/// The method of a request, for messages.
+fn request_name(request: &ClientRequest) -> String {
+    serde_json::to_value(request)
+        .ok()
+        .and_then(|v| v.get("method").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "request".to_owned())
 }
 
 /// A request that went through [`authorized`].

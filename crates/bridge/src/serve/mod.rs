@@ -1,13 +1,20 @@
-//! The whole catalogue re-exported as one MCP server, over stdio or streamable HTTP.
+//! The whole catalogue re-exported as one MCP server — a gateway — over stdio or streamable
+//! HTTP, whatever transport each upstream server speaks.
 //!
-//! Tools are listed under their catalogue names (policy-denied ones left out) and calls go
-//! through [`Catalogue::call`] — through the pool for MCP tools, policy applied, arguments
-//! validated, output capped, each call recorded in a bounded log. Over HTTP the server binds
+//! Tools are listed under their catalogue names, or their own names when one server is served
+//! ([`Prefix`]; policy-denied ones left out), and calls go through [`Catalogue::call`]'s
+//! pipeline — through the pool for MCP tools, policy applied, arguments validated — with the
+//! upstream server's content passed on as it came. The upstream servers' resources, resource
+//! templates, prompts, completions, subscriptions and logging are re-exported next to the
+//! tools; during a call, their progress, log lines, sampling and elicitation requests are
+//! relayed to the client that made it. Over HTTP the server binds
 //! where it is told (loopback by default in the CLI), validates `Host` and `Origin` against
 //! loopback names plus [`HttpServeOptions::allowed_hosts`] (DNS-rebinding protection), and
 //! requires `Authorization: Bearer TOKEN` when a token is set.
 
-mod handler;
+mod gateway;
+mod relay;
+mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,7 +31,48 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::catalogue::Catalogue;
-use handler::CatalogueServer;
+use gateway::{Gateway, Shared};
+
+/// How the gateway names tools and prompts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prefix {
+    /// Unprefixed when the catalogue has one source (one server fronted transparently), else
+    /// prefixed.
+    #[default]
+    Auto,
+    /// Always `source__name`.
+    Always,
+    /// Always the source's own names (a name two sources share is served from the first).
+    Never,
+}
+
+impl std::str::FromStr for Prefix {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            other => Err(format!("unknown prefix mode {other:?}; expected never, auto or always")),
+        }
+    }
+}
+
+/// What both transports share.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayOptions {
+    /// How tools and prompts are named.
+    pub prefix: Prefix,
+}
+
+/// Builds the gateway and starts relaying upstream events to its sessions until `stop`.
+async fn gateway(catalogue: Arc<Catalogue>, options: &GatewayOptions, stop: &CancellationToken) -> Arc<Shared> {
+    let shared = Arc::new(Shared::new(catalogue, options.prefix).await);
+    if let Some(events) = shared.events() {
+        tokio::spawn(relay::pump_events(events, Arc::clone(&shared.sessions), stop.clone()));
+    }
+    shared
+}
 
 /// HTTP serving options.
 #[derive(Debug, Clone)]
@@ -89,12 +137,19 @@ pub enum ServeError {
 }
 
 /// Serves over stdin/stdout until the client disconnects or `shutdown` completes.
-pub async fn serve_stdio(catalogue: Arc<Catalogue>, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+pub async fn serve_stdio(
+    catalogue: Arc<Catalogue>,
+    options: GatewayOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let stop = CancellationToken::new();
+    let _stop_pump = stop.clone().drop_guard();
+    let shared = gateway(catalogue, &options, &stop).await;
     let mut shutdown = std::pin::pin!(shutdown);
     // The handshake too gives way to `shutdown`: a client that never initialises cannot keep
     // the server from stopping.
     let service = tokio::select! {
-        service = CatalogueServer::new(catalogue).serve(rmcp::transport::stdio()) => {
+        service = Gateway::session(&shared).serve(rmcp::transport::stdio()) => {
             service.map_err(|e| ServeError::Protocol(e.to_string()))?
         }
         () = &mut shutdown => return Ok(()),
@@ -116,6 +171,7 @@ const LOOPBACK: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
 pub async fn serve_http(
     catalogue: Arc<Catalogue>,
     addr: SocketAddr,
+    gateway_options: GatewayOptions,
     options: HttpServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(SocketAddr),
@@ -130,11 +186,11 @@ pub async fn serve_http(
         hosts.iter().flat_map(|h| ["http", "https"].map(|scheme| format!("{scheme}://{h}:*"))).collect();
     let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts).with_allowed_origins(origins);
     config.cancellation_token = stop.child_token();
-    let server = CatalogueServer::new(catalogue);
+    let shared = gateway(catalogue, &gateway_options, &stop).await;
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle_timeout);
     let sessions = Arc::new(sessions);
-    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
+    let service = StreamableHttpService::new(move || Ok(Gateway::session(&shared)), Arc::clone(&sessions), config);
     let token = options.token.map(Arc::<str>::from);
     let max_sessions = options.max_sessions;
     let router = axum::Router::new()

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use toolbridge::serve::{HttpServeOptions, serve_http, serve_stdio};
+use toolbridge::serve::{GatewayOptions, HttpServeOptions, serve_http, serve_stdio};
 
 use crate::args::ServeArgs;
 use crate::error::{CliError, CliResult};
@@ -27,6 +27,7 @@ pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
             return Err(error);
         }
     };
+    let gateway = GatewayOptions { prefix: args.prefix };
     let outcome = if let Some(addr) = args.http {
         if !addr.ip().is_loopback() && args.token.is_none() {
             printer.status(&format!(
@@ -44,13 +45,13 @@ pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
             options.max_sessions = max;
         }
         let tools = catalogue.len();
-        serve_http(catalogue, addr, options, crate::signals::termination(), |bound| {
+        serve_http(catalogue, addr, gateway, options, crate::signals::termination(), |bound| {
             printer.status(&format!("serving {tools} tools on http://{bound}/mcp"));
         })
         .await
         .map_err(CliError::failure)
     } else {
-        serve_stdio(catalogue, crate::signals::termination()).await.map_err(CliError::failure)
+        serve_stdio(catalogue, gateway, crate::signals::termination()).await.map_err(CliError::failure)
     };
     pool.shutdown().await;
     outcome
