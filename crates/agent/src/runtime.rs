@@ -103,6 +103,11 @@ impl AgentLoopRuntime {
             .build()
             .await
             .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+        // A server that needs a login this execution cannot run fails it at start, naming the
+        // command that logs in (a degraded catalogue would hide it until the model tried).
+        if let Some(failure) = catalogue.failures().iter().find(|f| f.login_command.is_some()) {
+            return Err(RuntimeError::InvalidContext(failure.error.clone()));
+        }
         let mut metadata = Map::new();
         metadata.insert("tools_offered".into(), json!(catalogue.len()));
         metadata.insert("mcp_servers".into(), json!(ctx.mcp_servers.len()));

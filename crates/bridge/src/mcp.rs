@@ -8,7 +8,8 @@ use toolbridge_config::ServerConfig;
 use toolbridge_runtime::ToolSourceKind;
 
 use crate::error::ToolError;
-use crate::pool::{CallOptions, Pool, ServerHandle};
+use crate::oauth::OAuthError;
+use crate::pool::{CallOptions, Pool, PoolError, ServerHandle};
 use crate::source::{CallContext, SourceError, ToolDescriptor, ToolOutput, ToolSource};
 
 /// An MCP server's tools. Connects through the pool on first use; the pool keeps the
@@ -28,13 +29,11 @@ fn glob_set(patterns: &[String], server: &str) -> Result<Option<GlobSet>, Source
     }
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|e| SourceError {
-            source_name: server.to_owned(),
-            message: format!("invalid tool filter glob {pattern:?}: {}", e.kind()),
-        })?;
+        let glob = Glob::new(pattern)
+            .map_err(|e| SourceError::new(server, format!("invalid tool filter glob {pattern:?}: {}", e.kind())))?;
         builder.add(glob);
     }
-    builder.build().map(Some).map_err(|e| SourceError { source_name: server.to_owned(), message: e.to_string() })
+    builder.build().map(Some).map_err(|e| SourceError::new(server, e.to_string()))
 }
 
 impl McpSource {
@@ -50,8 +49,16 @@ impl McpSource {
             && !self.deny.as_ref().is_some_and(|set| set.is_match(tool))
     }
 
-    async fn handle(&self) -> Result<&ServerHandle, String> {
-        self.handle.get_or_try_init(|| self.pool.connect(&self.server)).await.map_err(|e| e.to_string())
+    async fn handle(&self) -> Result<&ServerHandle, PoolError> {
+        self.handle.get_or_try_init(|| self.pool.connect(&self.server)).await
+    }
+
+    fn source_error(&self, error: &PoolError) -> SourceError {
+        let mut failure = SourceError::new(&self.server.name, error.to_string());
+        if let PoolError::Login(OAuthError::LoginRequired { command, .. }) = error {
+            failure.login_command = Some(command.clone());
+        }
+        failure
     }
 }
 
@@ -66,9 +73,8 @@ impl ToolSource for McpSource {
     }
 
     async fn list_tools(&self) -> Result<Vec<ToolDescriptor>, SourceError> {
-        let error = |message: String| SourceError { source_name: self.server.name.clone(), message };
-        let handle = self.handle().await.map_err(error)?;
-        let tools = handle.list_tools().await.map_err(|e| error(e.to_string()))?;
+        let handle = self.handle().await.map_err(|e| self.source_error(&e))?;
+        let tools = handle.list_tools().await.map_err(|e| self.source_error(&e))?;
         Ok(tools.iter().filter(|tool| self.offered(&tool.name)).cloned().collect())
     }
 
@@ -87,10 +93,10 @@ impl ToolSource for McpSource {
                 self.server.name
             )));
         }
-        let handle = self
-            .handle()
-            .await
-            .map_err(|reason| ToolError::Unavailable { server: self.server.name.clone(), reason })?;
+        let handle = self.handle().await.map_err(|reason| ToolError::Unavailable {
+            server: self.server.name.clone(),
+            reason: reason.to_string(),
+        })?;
         let arguments = match arguments {
             Value::Object(map) => Some(map),
             Value::Null => None,

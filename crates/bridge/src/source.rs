@@ -93,6 +93,15 @@ pub struct SourceError {
     pub source_name: String,
     /// Why.
     pub message: String,
+    /// When the source is an MCP server that needs an OAuth login: the command that logs in.
+    pub login_command: Option<String>,
+}
+
+impl SourceError {
+    /// A failure of `source_name`.
+    pub fn new(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { source_name: source_name.into(), message: message.into(), login_command: None }
+    }
 }
 
 /// Where tools come from.

@@ -96,6 +96,9 @@ pub(crate) enum Command {
     },
     /// Serve the whole catalogue as one MCP server.
     Serve(ServeArgs),
+    /// OAuth logins to MCP servers (tokens kept in the database).
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Stored executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
@@ -210,6 +213,32 @@ pub(crate) struct ServeArgs {
     /// by their own names when one server is served (`auto`).
     #[arg(long, default_value = "auto", value_name = "never|auto|always")]
     pub(crate) prefix: toolbridge::serve::Prefix,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Log in to an HTTP MCP server with OAuth (a browser flow with a loopback redirect; the
+    /// URL is printed when no browser can be opened).
+    Login {
+        /// The server's name in the configuration.
+        server: String,
+        #[command(flatten)]
+        tools: ToolArgs,
+        /// Do not try to open a browser; only print the URL.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// List the stored logins (never their tokens).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a server's login.
+    Logout {
+        /// The server's name.
+        server: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,5 +27,6 @@ mod logging;
 mod output;
 mod setup;
 mod signals;
+mod tokens;
 
 pub use app::Cli;

@@ -64,12 +64,19 @@ impl App {
 
     /// A pool that scrubs the process's secrets and launches children through this binary
     /// as the sandbox helper.
+    /// OAuth logins come from (and refreshed tokens go to) the store; without one, tokens live
+    /// in memory for this process.
     pub(crate) fn pool(&self) -> Pool {
-        Pool::new(PoolOptions {
+        let mut options = PoolOptions {
             secrets: self.secrets.clone(),
             sandbox_helper: Some(SandboxHelper::CurrentExe),
             ..PoolOptions::default()
-        })
+        };
+        match self.store() {
+            Ok(store) => options.token_store = Arc::new(crate::tokens::StoreTokens(store)),
+            Err(error) => tracing::debug!(%error, "no store: OAuth tokens are kept in memory only"),
+        }
+        Pool::new(options)
     }
 
     /// The registry: the agent loop and every runtime the embedding program registered.

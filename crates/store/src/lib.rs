@@ -1,4 +1,5 @@
-//! Persistence for toolbridge: agents, executions (with their tool-call logs and usage) in an
+//! Persistence for toolbridge: agents, executions (with their tool-call logs and usage) and the
+//! OAuth credentials of MCP servers (file readable by its owner only) in an
 //! embedded SQLite database (WAL mode, migrations, safe with several processes writing).
 //!
 //! [`Store`] implements the runtime's [`ControlPlane`](toolbridge_runtime::ControlPlane): give it
@@ -11,9 +12,11 @@
 #![warn(clippy::unwrap_used)]
 
 mod control_plane;
+mod credentials;
 mod migrations;
 mod store;
 
+pub use credentials::StoredLogin;
 pub use store::{ExecutionFilter, ExecutionSummary, Store, StoredAgent, StoredExecution};
 
 /// A store failure.

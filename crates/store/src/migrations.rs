@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE agents (
     name        TEXT PRIMARY KEY,
     definition  TEXT NOT NULL,
@@ -64,7 +65,17 @@ CREATE TABLE agent_cache (
     agent_id TEXT PRIMARY KEY,
     data     TEXT NOT NULL
 );
-"];
+",
+    r"
+CREATE TABLE oauth_credentials (
+    server      TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    credentials TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (server, url)
+);
+",
+];
 
 /// Brings the database to the current schema. A database from a newer toolbridge is refused.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {

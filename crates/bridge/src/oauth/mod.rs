@@ -73,9 +73,9 @@ pub enum OAuthError {
     Redirect(String),
 }
 
-/// The command that logs in to `server` (configured in `origin`).
+/// The command that logs in to `server` (configured in the file `origin`, when it is one).
 pub fn login_command(server: &str, origin: Option<&str>) -> String {
-    match origin.filter(|o| !o.is_empty()) {
+    match origin.filter(|o| std::path::Path::new(o).is_file()) {
         Some(origin) => format!("toolbridge auth login {server} --mcp-config {origin}"),
         None => format!("toolbridge auth login {server} --mcp-config FILE"),
     }

@@ -450,6 +450,40 @@ impl Connection {
     }
 }
 
+/// Runs an OAuth login for `server` (an HTTP server): the server is first asked without a
+/// token, so that its challenge seeds discovery and scopes; the tokens land in `store`.
+pub(crate) async fn login(
+    server: &ServerConfig,
+    store: Arc<dyn crate::oauth::TokenStore>,
+    authorizer: Arc<dyn crate::oauth::Authorizer>,
+) -> Result<crate::oauth::LoginSummary, OAuthError> {
+    let fail = |message: String| OAuthError::Failed { server: server.name.clone(), message };
+    let TransportConfig::Http(http) = &server.transport else {
+        return Err(fail("only an HTTP server logs in with OAuth; this one is a stdio server".into()));
+    };
+    let client = http_client(&server.name, http).map_err(|e| fail(e.to_string()))?;
+    let auth = HttpAuth::new(server, http, client.clone(), Arc::clone(&store), Some(authorizer)).await?;
+    let probe = StreamableHttpClientTransport::with_client(
+        client,
+        StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
+    );
+    let challenge = match tokio::time::timeout(server.startup_timeout, ().serve(probe)).await {
+        Ok(Ok(service)) => {
+            // The server did not ask for a token to start; it may still on other requests.
+            let _ = service.cancel().await;
+            None
+        }
+        Ok(Err(error)) => error.auth_challenge().map(str::to_owned),
+        Err(_) => None,
+    };
+    auth.authorize(challenge.as_deref()).await?;
+    let stored = store.load(&server.name, &http.url).await?;
+    stored
+        .as_deref()
+        .and_then(crate::oauth::describe_credentials)
+        .ok_or_else(|| fail("the authorization completed but no credentials were stored".into()))
+}
+
 /// The HTTP client of a server: its configured headers on every request (marked sensitive).
 fn http_client(name: &str, config: &HttpConfig) -> Result<reqwest::Client, StartError> {
     let mut headers = reqwest::header::HeaderMap::new();

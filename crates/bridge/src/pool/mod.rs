@@ -254,6 +254,16 @@ impl Pool {
         Ok(handle)
     }
 
+    /// Logs in to an HTTP server with OAuth: `authorizer` sends the person through the
+    /// authorization; the tokens are kept in [`PoolOptions::token_store`].
+    pub async fn login(
+        &self,
+        server: &ServerConfig,
+        authorizer: Arc<dyn Authorizer>,
+    ) -> Result<crate::oauth::LoginSummary, OAuthError> {
+        connection::login(server, Arc::clone(&self.inner.options.token_store), authorizer).await
+    }
+
     /// Connects to every server at once; the result for each server, in order.
     pub async fn connect_all(&self, servers: &[ServerConfig]) -> Vec<(String, Result<ServerHandle, PoolError>)> {
         futures::future::join_all(

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod agent;
+pub(crate) mod auth;
 pub(crate) mod call;
 pub(crate) mod executions;
 pub(crate) mod run;
