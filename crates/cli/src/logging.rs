@@ -53,8 +53,10 @@ impl<'a> MakeWriter<'a> for MakeScrubbingStderr {
 /// unless `RUST_LOG` says otherwise; ANSI colours only when `color` is on.
 pub(crate) fn init(verbose: u8, quiet: bool, color: bool, secrets: &Secrets) {
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
+        // rmcp's transport worker logs its own end as an error (a server wanting a login, a
+        // dropped connection); the pool reports those itself, with what to do.
+        (true, _) => "error,rmcp::transport::worker=off",
+        (false, 0) => "warn,rmcp::transport::worker=off",
         (false, 1) => "info,toolbridge=info",
         (false, 2) => "debug",
         _ => "trace",

@@ -58,6 +58,14 @@ async fn agent(app: &App, args: &RunArgs) -> CliResult<AgentDefinition> {
     Ok(agent)
 }
 
+/// A login hint names the `--mcp-config` file the servers came from, when they came from one.
+fn name_the_file(message: &str, args: &RunArgs) -> String {
+    match &args.tools.mcp_config {
+        Some(file) => message.replace("--mcp-config FILE", &format!("--mcp-config {}", file.display())),
+        None => message.to_owned(),
+    }
+}
+
 pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     let printer = &app.printer;
     let store = app.store()?;
@@ -111,6 +119,7 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
         }
         for (name, outcome) in connected {
             if let Err(error) = outcome {
+                let error = name_the_file(&error.to_string(), &args);
                 printer.status(&format!("{} server {name:?} unavailable: {error}", printer.red("warning:")));
             }
         }
@@ -145,7 +154,7 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     match result.finish_reason {
         _ if result.success => Ok(()),
         Some(FinishReason::Cancelled) => Err(CliError::failure(format!("execution {execution_id} cancelled"))),
-        _ => Err(CliError::failure(result.error.unwrap_or_else(|| "execution failed".into()))),
+        _ => Err(CliError::failure(name_the_file(result.error.as_deref().unwrap_or("execution failed"), &args))),
     }
 }
 
