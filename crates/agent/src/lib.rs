@@ -25,6 +25,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod config;
+mod interaction;
 mod messages;
 mod run;
 mod runtime;

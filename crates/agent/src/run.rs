@@ -20,6 +20,7 @@ use toolbridge_runtime::{
 use tracing::debug;
 
 use crate::config::AgentLoopConfig;
+use crate::interaction::{CallResponder, ExecutionInteractions};
 use crate::messages::{assistant_tool_message, initial_messages, tool_result_message};
 
 /// Everything one execution needs, prepared by the runtime.
@@ -30,6 +31,8 @@ pub(crate) struct Prepared {
     pub(crate) target: SchemaTarget,
     pub(crate) config: AgentLoopConfig,
     pub(crate) metadata: Map<String, Value>,
+    /// What MCP servers ask of the execution during its calls (sampling, elicitation).
+    pub(crate) interactions: Arc<ExecutionInteractions>,
 }
 
 /// Between the texts of two model turns, in the streamed chunks and in the final response
@@ -66,9 +69,16 @@ impl State {
     fn result(&self, prepared: &Prepared, finish: FinishReason) -> RuntimeExecutionResult {
         let mut metadata = prepared.metadata.clone();
         metadata.insert("iterations".into(), json!(self.iterations));
+        let samplings = prepared.interactions.samplings();
+        if samplings > 0 {
+            metadata.insert("sampling_requests".into(), json!(samplings));
+        }
+        // Sampling answered during a call that was still running when the loop ended.
+        let mut usage = self.usage.clone();
+        usage.accumulate(&prepared.interactions.take_usage());
         let mut result = RuntimeExecutionResult {
             response: self.response.clone(),
-            usage: self.usage.clone(),
+            usage,
             success: !matches!(finish, FinishReason::Error | FinishReason::Cancelled),
             finish_reason: Some(finish),
             model: Some(prepared.model.clone()),
@@ -182,6 +192,11 @@ pub(crate) async fn run(
             break FinishReason::Length;
         }
         let results = run_tools(prepared, &response, scope, &call_options, &state.log).await;
+        let sampled = prepared.interactions.take_usage();
+        if sampled.total_tokens > 0 || sampled.input_tokens > 0 {
+            state.usage.accumulate(&sampled);
+            scope.emit(&ExecutionEvent::Usage { usage: state.usage.clone() });
+        }
         for (call, record) in response.tool_calls.iter().zip(results) {
             state.tool_messages.push(tool_result_message(call, &record.output, !record.success));
             request.messages.push(Message::Tool {
@@ -218,10 +233,18 @@ async fn run_tools(
                     tool_execution_id: call.id.clone(),
                 });
             }
-            catalogue.begin(log, &call.name, RawArguments::Json(&call.arguments), &call.id)
+            let responder = CallResponder {
+                execution: Arc::clone(&prepared.interactions),
+                scope: scope.clone(),
+                tool_name: call.name.clone(),
+                tool_execution_id: call.id.clone(),
+            };
+            let options = CallOptions { responder: Some(Arc::new(responder)), ..options.clone() };
+            (catalogue.begin(log, &call.name, RawArguments::Json(&call.arguments), &call.id), options)
         })
         .collect();
-    let runs: Vec<_> = prepared_calls.into_iter().map(|call| run_one(call, options, scope)).collect();
+    let runs: Vec<_> =
+        prepared_calls.into_iter().map(|(call, options)| async move { run_one(call, &options, scope).await }).collect();
     stream::iter(runs).buffered(prepared.config.max_parallel_tools()).collect().await
 }
 

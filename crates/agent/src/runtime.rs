@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::interaction::ExecutionInteractions;
 use serde_json::{Map, json};
 use tokio::sync::mpsc;
 use toolbridge::config::{ProcessEnv, ToolConfig};
@@ -29,6 +30,10 @@ pub struct AgentLoopOptions {
     pub provider_options: ProviderOptions,
     /// Custom tool sources offered to every execution, next to its skills and MCP servers.
     pub custom_sources: Vec<Arc<dyn ToolSource>>,
+    /// Asks the person at hand when an MCP server elicits input during a tool call (its
+    /// [`Responder::elicit`](toolbridge::Responder::elicit)); `None`: each server's configured
+    /// answer (`decline` by default).
+    pub elicitor: Option<Arc<dyn toolbridge::Responder>>,
 }
 
 impl AgentLoopOptions {
@@ -39,6 +44,7 @@ impl AgentLoopOptions {
             provider_env: ProviderEnv::from_env(),
             provider_options: ProviderOptions::default(),
             custom_sources: Vec::new(),
+            elicitor: None,
         }
     }
 }
@@ -114,7 +120,9 @@ impl AgentLoopRuntime {
         if !catalogue.failures().is_empty() {
             metadata.insert("unavailable_sources".into(), json!(catalogue.failures()));
         }
-        Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata })
+        let interactions =
+            Arc::new(ExecutionInteractions::new(Arc::clone(&provider), model.clone(), self.options.elicitor.clone()));
+        Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata, interactions })
     }
 
     async fn prepare_cancellable(

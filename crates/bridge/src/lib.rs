@@ -36,6 +36,7 @@ mod content;
 mod error;
 pub mod interaction;
 mod mcp;
+mod mcp_features;
 pub mod oauth;
 mod policy;
 mod pool;
@@ -56,6 +57,7 @@ pub use catalogue::{
 };
 pub use error::{Boundary, ToolError};
 pub use interaction::{Progress, Responder, ServerEvent};
+pub use mcp_features::prompt_text;
 pub use policy::{Decision, Policy, PolicyContext, PolicyError};
 pub use pool::{
     CallOptions as PoolCallOptions, DEFAULT_MAX_MESSAGE_BYTES, Pool, PoolError, PoolOptions, PoolStats, ServerHandle,

@@ -8,6 +8,7 @@ use toolbridge_config::ServerConfig;
 use toolbridge_runtime::ToolSourceKind;
 
 use crate::error::ToolError;
+use crate::mcp_features;
 use crate::oauth::OAuthError;
 use crate::pool::{CallOptions, Pool, PoolError, ServerHandle};
 use crate::source::{CallContext, SourceError, ToolDescriptor, ToolOutput, ToolSource};
@@ -75,7 +76,14 @@ impl ToolSource for McpSource {
     async fn list_tools(&self) -> Result<Vec<ToolDescriptor>, SourceError> {
         let handle = self.handle().await.map_err(|e| self.source_error(&e))?;
         let tools = handle.list_tools().await.map_err(|e| self.source_error(&e))?;
-        Ok(tools.iter().filter(|tool| self.offered(&tool.name)).cloned().collect())
+        let mut offered: Vec<ToolDescriptor> = tools.iter().filter(|tool| self.offered(&tool.name)).cloned().collect();
+        // Resources and prompts as tools, when configured (the server's own names win).
+        for tool in mcp_features::descriptors(&self.server.features) {
+            if !tools.iter().any(|t| t.name == tool.name) && self.offered(&tool.name) {
+                offered.push(tool);
+            }
+        }
+        Ok(offered)
     }
 
     fn sandbox(&self) -> Option<toolbridge_sandbox::SandboxReport> {
@@ -102,6 +110,11 @@ impl ToolSource for McpSource {
             Value::Null => None,
             other => return Err(ToolError::invalid_arguments(format!("expected a JSON object, got {other}"))),
         };
+        if mcp_features::is_feature_tool(&self.server.features, tool)
+            && !handle.list_tools().await.is_ok_and(|tools| tools.iter().any(|t| t.name == tool))
+        {
+            return mcp_features::call(handle, tool, &arguments.unwrap_or_default()).await;
+        }
         let options = CallOptions {
             timeout: ctx.timeout,
             cancel: Some(ctx.cancel.clone()),

@@ -22,6 +22,7 @@
 mod app;
 mod args;
 mod commands;
+mod elicit;
 mod error;
 mod logging;
 mod output;

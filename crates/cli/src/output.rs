@@ -159,6 +159,11 @@ impl Printer {
                 ));
             }
             ExecutionEvent::ThinkingStart => self.status(&self.dim("(thinking…)")),
+            ExecutionEvent::ToolProgress { tool_name, progress, total, message, .. } => {
+                let of = total.map(|t| format!("/{t}")).unwrap_or_default();
+                let message = message.as_deref().map(|m| format!(" {}", short(m, 60))).unwrap_or_default();
+                self.status(&self.dim(&format!("  … {tool_name} {progress}{of}{message}")));
+            }
             _ => {}
         }
     }

@@ -81,8 +81,19 @@ impl App {
 
     /// The registry: the agent loop and every runtime the embedding program registered.
     pub(crate) fn registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
+        self.registry_with(pool, None)
+    }
+
+    /// The registry, with an elicitor that asks the person at hand when a server elicits.
+    pub(crate) fn registry_with(
+        &self,
+        pool: &Pool,
+        elicitor: Option<Arc<dyn toolbridge::Responder>>,
+    ) -> CliResult<RuntimeRegistry> {
         let mut registry = RuntimeRegistry::new();
-        toolbridge_agent::register(&mut registry, AgentLoopOptions::new(pool.clone())).map_err(CliError::failure)?;
+        let mut options = AgentLoopOptions::new(pool.clone());
+        options.elicitor = elicitor;
+        toolbridge_agent::register(&mut registry, options).map_err(CliError::failure)?;
         for spec in &self.runtimes {
             registry.register(spec()).map_err(CliError::failure)?;
         }

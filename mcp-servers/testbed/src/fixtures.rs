@@ -71,6 +71,7 @@ pub(crate) fn tools() -> Vec<Tool> {
         "Requests user input from client",
         one_string("message", "The message to show"),
     ));
+    tools.push(Tool::new("test_roots", "Lists the client's roots", no_arguments()));
     tools.push(Tool::new(
         "json_schema_2020_12_tool",
         "Tool with JSON Schema 2020-12 features",
@@ -233,6 +234,12 @@ pub(crate) async fn call(
             let name = arguments.get("name").and_then(Value::as_str).unwrap_or("world");
             ok(vec![ContentBlock::text(format!("Hello, {name}!"))])
         }
+        "test_roots" => match context.peer.list_roots().await {
+            Ok(roots) => {
+                ok(vec![ContentBlock::text(roots.roots.iter().map(|r| r.uri.clone()).collect::<Vec<_>>().join("\n"))])
+            }
+            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(format!("roots error: {e}"))])),
+        },
         "test_reconnection" => {
             tokio::time::sleep(Duration::from_millis(100)).await;
             ok(vec![ContentBlock::text("Reconnection test completed")])
