@@ -143,6 +143,9 @@ def main():
         if derived:
             out += ["", "Derived (printed by `crates/agent/benches/agent_loop.rs`):", ""]
             out += [f"- {line}" for line in derived]
+    gateway = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-gateway.md")
+    if os.path.exists(gateway):
+        out += ["", open(gateway).read().rstrip()]
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-notes.md")
     if os.path.exists(notes):
         out += ["", open(notes).read().rstrip()]

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
-bash scripts/setup.sh
+# What the tests need (the benchmarks' peers are installed by scripts/setup-bench-gateway.sh).
+for setup in scripts/setup.sh scripts/setup-python-mcp.sh; do bash "$setup" >/dev/null; done
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

@@ -149,3 +149,67 @@ async fn login_list_refresh_logout_and_no_token_anywhere() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("toolbridge auth login secure"), "{err}");
 }
+
+/// `serve --http` as an OAuth protected resource of an external authorization server (the
+/// testbed's): it publishes the metadata, challenges requests without a token, and checks
+/// tokens by introspection; toolbridge's own client logs in to it like to any server.
+#[tokio::test]
+async fn the_gateway_is_an_oauth_resource_of_an_external_authorization_server() {
+    let env = Env::new();
+    let authorization_server = HttpTestbed::start(&["--oauth"]);
+    let upstream =
+        env.file("upstream.json", &json!({"mcpServers": {"inner": {"command": common::testbed()}}}).to_string());
+    let mut serve = env
+        .cmd(&[
+            "serve",
+            "--mcp-config",
+            &upstream,
+            "--http",
+            "127.0.0.1:0",
+            "--oauth-authorization-server",
+            &authorization_server.origin,
+            "--oauth-introspection",
+            &format!("{}/introspect", authorization_server.origin),
+            "--oauth-scope",
+            "mcp:read",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve said where it listens").unwrap();
+        if let Some(at) = line.find("http://") {
+            break line[at..].trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+
+    // Without a token: 401 pointing at the metadata, which names the authorization server.
+    let refused = reqwest::Client::new().post(&url).body("{}").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
+    let metadata: Value =
+        reqwest::get(format!("{}/.well-known/oauth-protected-resource/mcp", url.trim_end_matches("/mcp")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(metadata["authorization_servers"][0], authorization_server.origin.as_str());
+    assert_eq!(metadata["resource"], url.as_str());
+
+    // toolbridge's client logs in to the gateway and calls through it.
+    let mcp = env.file("gateway.json", &json!({"mcpServers": {"secure": {"url": url}}}).to_string());
+    let (code, err) = login(&env, &mcp).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) =
+        env.run(&["call", "secure__echo", "--args", r#"{"message": "via the gateway"}"#, "--mcp-config", &mcp]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Echo: via the gateway"), "{out}");
+    let stats = stats(&authorization_server).await;
+    assert!(stats["introspections"].as_u64().unwrap() >= 1, "{stats}");
+    let _ = serve.kill();
+    let _ = serve.wait();
+}

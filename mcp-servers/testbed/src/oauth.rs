@@ -55,6 +55,7 @@ struct Books {
     refresh_grants: u64,
     client_credentials_grants: u64,
     rejected: u64,
+    introspections: u64,
     requested_scopes: Vec<String>,
     issued: Vec<String>,
 }
@@ -122,6 +123,7 @@ impl Oauth {
             .route("/register", axum::routing::post(register))
             .route("/authorize", axum::routing::get(authorize))
             .route("/token", axum::routing::post(token))
+            .route("/introspect", axum::routing::post(introspect))
             .route("/test/stats", axum::routing::get(stats))
             .route("/test/revoke", axum::routing::post(revoke))
             .with_state(self.clone())
@@ -313,6 +315,20 @@ fn base64_standard(bytes: &[u8]) -> String {
     url + &"=".repeat(padding)
 }
 
+/// RFC 7662: whether a token is active, and its scope.
+async fn introspect(State(oauth): State<Oauth>, Form(form): Form<HashMap<String, String>>) -> Json<Value> {
+    let mut books = oauth.books();
+    books.introspections += 1;
+    let token = form.get("token").cloned().unwrap_or_default();
+    match books.access.get(&token).filter(|(_, expires)| *expires > Instant::now()) {
+        Some((scopes, _)) => {
+            let scope = scopes.iter().cloned().collect::<Vec<_>>().join(" ");
+            Json(json!({"active": true, "scope": scope, "token_type": "Bearer"}))
+        }
+        None => Json(json!({"active": false})),
+    }
+}
+
 async fn stats(State(oauth): State<Oauth>) -> Json<Value> {
     let books = oauth.books();
     Json(json!({
@@ -321,6 +337,7 @@ async fn stats(State(oauth): State<Oauth>) -> Json<Value> {
         "refresh_grants": books.refresh_grants,
         "client_credentials_grants": books.client_credentials_grants,
         "rejected": books.rejected,
+        "introspections": books.introspections,
         "requested_scopes": books.requested_scopes,
         "issued": books.issued,
     }))

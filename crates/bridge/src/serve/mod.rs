@@ -14,7 +14,10 @@
 
 mod gateway;
 mod relay;
+mod resource;
 mod upstream;
+
+pub use resource::ResourceServer;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,6 +89,9 @@ pub struct HttpServeOptions {
     pub max_sessions: usize,
     /// A session with no request for this long is closed (default 5 minutes).
     pub session_idle_timeout: Duration,
+    /// Be an OAuth protected resource of an external authorization server: publish its
+    /// metadata, challenge requests without a valid token, validate tokens by introspection.
+    pub oauth: Option<ResourceServer>,
 }
 
 impl Default for HttpServeOptions {
@@ -95,6 +101,7 @@ impl Default for HttpServeOptions {
             allowed_hosts: Vec::new(),
             max_sessions: default_max_sessions(),
             session_idle_timeout: Duration::from_secs(300),
+            oauth: None,
         }
     }
 }
@@ -193,8 +200,15 @@ pub async fn serve_http(
     let service = StreamableHttpService::new(move || Ok(Gateway::session(&shared)), Arc::clone(&sessions), config);
     let token = options.token.map(Arc::<str>::from);
     let max_sessions = options.max_sessions;
-    let router = axum::Router::new()
-        .nest_service("/mcp", service)
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    let guard = options.oauth.map(|settings| resource::Guard::new(settings, &format!("http://{bound}")));
+    if let Some(guard) = &guard {
+        let checker = Arc::clone(guard);
+        router = router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+            Arc::clone(&checker).check(request, next)
+        }));
+    }
+    let router = router
         .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
             let sessions = Arc::clone(&sessions);
             async move { limit_sessions(&sessions, max_sessions, request, next).await }
@@ -203,6 +217,18 @@ pub async fn serve_http(
             let token = token.clone();
             async move { authorize(token.as_deref(), request, next).await }
         }));
+    // The metadata is public: outside the token checks.
+    let router = match guard {
+        Some(guard) => {
+            let metadata = axum::Json(guard.metadata());
+            let at = reqwest::Url::parse(&guard.metadata_url()).map(|u| u.path().to_owned()).unwrap_or_default();
+            let document = metadata.clone();
+            router
+                .route(&at, axum::routing::get(move || async move { metadata }))
+                .route("/.well-known/oauth-protected-resource", axum::routing::get(move || async move { document }))
+        }
+        None => router,
+    };
     on_bound(bound);
     let stopper = stop.clone();
     axum::serve(listener, router)
