@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
-# What the tests need (the benchmarks' peers are installed by scripts/setup-bench-gateway.sh).
-for setup in scripts/setup.sh scripts/setup-python-mcp.sh; do bash "$setup" >/dev/null; done
+bash scripts/setup.sh
+# The dashboard test drives headless Chromium (Debian package); the runtime plugin tests run
+# the PyPI `mcp` client in a venv, and so do the gateway tests (the benchmarks' peers are
+# installed by scripts/setup-bench-gateway.sh).
+bash scripts/setup-browser.sh
+bash scripts/setup-python-plugins.sh >/dev/null
+bash scripts/setup-python-mcp.sh >/dev/null
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -16,7 +21,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build binaries used by the tests"
-cargo build --workspace --bins --locked --features toolbridge-providers/fake-server
+cargo build --workspace --bins --example custom_cli --locked --features toolbridge-providers/fake-server
 
 step "tests"
 mkdir -p target

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{CommandFactory, Parser};
 use toolbridge::config::Secrets;
-use toolbridge_runtime::RuntimeSpec;
+use toolbridge_runtime::{RuntimeFactory, RuntimeSpec};
 
 use crate::args::{Command, Parsed};
 use crate::error::{CliError, CliResult};
@@ -31,6 +31,35 @@ impl Cli {
         Self::default()
     }
 
+    /// Registers one more runtime, by type:
+    ///
+    /// ```no_run
+    /// # use toolbridge_runtime::*;
+    /// struct MyRuntime;
+    /// # #[async_trait]
+    /// # impl Runtime for MyRuntime {
+    /// #     fn runtime_type(&self) -> RuntimeType { RuntimeType::new("mine") }
+    /// #     fn capabilities(&self) -> RuntimeCapabilities { RuntimeCapabilities::default() }
+    /// #     async fn execute_impl(&self, ctx: &RuntimeExecutionContext, _: &ExecutionScope)
+    /// #         -> Result<RuntimeExecutionResult, RuntimeError> {
+    /// #         Ok(RuntimeExecutionResult::success(ctx.prompt.clone()))
+    /// #     }
+    /// # }
+    /// impl RuntimeFactory for MyRuntime {
+    ///     fn spec() -> RuntimeSpec {
+    ///         RuntimeSpec::new("mine", "Echoes the prompt", |_deps| Ok(MyRuntime))
+    ///     }
+    /// }
+    ///
+    /// fn main() -> std::process::ExitCode {
+    ///     toolbridge_cli::Cli::new().runtime::<MyRuntime>().run()
+    /// }
+    /// ```
+    #[must_use]
+    pub fn runtime<R: RuntimeFactory + 'static>(self) -> Self {
+        self.runtime_spec(R::spec)
+    }
+
     /// Registers one more runtime: `spec` makes its registry entry (it is called whenever a
     /// command needs the registry).
     #[must_use]
@@ -52,11 +81,11 @@ impl Cli {
             &parsed.command,
             Command::Tools { json: true, .. }
                 | Command::Call { json: true, .. }
-                | Command::Runtimes { json: true }
+                | Command::Runtimes(crate::args::RuntimesArgs { json: true, .. })
                 | Command::Run(crate::args::RunArgs { json: true, .. })
         );
         let printer = Printer::new(color, parsed.global.quiet, json, secrets.clone());
-        let app = App { printer: printer.clone(), secrets, db: parsed.global.db.clone(), runtimes: self.runtimes };
+        let app = App::new(printer.clone(), secrets, parsed.global.db.clone(), self.runtimes);
         let runtime = match runtime_builder(&parsed.command).enable_all().build() {
             Ok(runtime) => runtime,
             Err(error) => {
@@ -83,12 +112,12 @@ impl Cli {
 
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
-/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`,
-/// which answers many clients at once, gets one worker per core. `TOOLBRIDGE_WORKER_THREADS`
+/// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`
+/// and `server`, which answer many clients at once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS`
 /// overrides both (`1`: current-thread, `N`: N workers).
 fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_)) { 0 } else { 1 });
+    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_) | Command::Server(_)) { 0 } else { 1 });
     match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         0 => tokio::runtime::Builder::new_multi_thread(),
@@ -102,17 +131,21 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
 
 async fn dispatch(app: &App, command: Command) -> CliResult {
     crate::signals::install();
-    // `run` and `serve` handle termination themselves (cancel and store; shut down cleanly);
+    // `run`, `serve` and `server` handle termination themselves (cancel and store; shut down cleanly);
     // any other command just stops, its pool's process groups killed as it is dropped.
-    match command {
-        Command::Run(args) => return crate::commands::run::run(app, args).await,
-        Command::Serve(args) => return crate::commands::serve::run(app, args).await,
-        _ => {}
-    }
-    tokio::select! {
-        outcome = other(app, command) => outcome,
-        () = crate::signals::termination() => Err(CliError::failure("interrupted")),
-    }
+    let outcome = match command {
+        Command::Run(args) => crate::commands::run::run(app, args).await,
+        Command::Serve(args) => crate::commands::serve::run(app, args).await,
+        Command::Server(args) => crate::commands::server::run(app, args).await,
+        command => tokio::select! {
+            outcome = other(app, command) => outcome,
+            () = crate::signals::termination() => Err(CliError::failure("interrupted")),
+        },
+    };
+    // Runtime plugins started by the command get the protocol's shutdown (their process
+    // groups are killed anyway when the hosts are dropped).
+    app.shutdown_plugins().await;
+    outcome
 }
 
 async fn other(app: &App, command: Command) -> CliResult {
@@ -123,7 +156,7 @@ async fn other(app: &App, command: Command) -> CliResult {
             commands::call::run(app, &name, &args, &tools, timeout, json).await
         }
         Command::Agent(command) => commands::agent::run(app, command).await,
-        Command::Runtimes { json } => commands::runtimes::run(app, json),
+        Command::Runtimes(args) => commands::runtimes::run(app, args).await,
         Command::Executions(command) => commands::executions::run(app, command).await,
         Command::Auth(command) => commands::auth::run(app, command).await,
         Command::Completions { shell } => {
@@ -132,6 +165,8 @@ async fn other(app: &App, command: Command) -> CliResult {
             app.printer.write(&String::from_utf8_lossy(&script));
             Ok(())
         }
-        Command::Run(_) | Command::Serve(_) => Err(CliError::failure("internal error: command dispatched twice")),
+        Command::Run(_) | Command::Serve(_) | Command::Server(_) => {
+            Err(CliError::failure("internal error: command dispatched twice"))
+        }
     }
 }

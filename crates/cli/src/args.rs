@@ -88,17 +88,16 @@ pub(crate) enum Command {
     /// Create, list, show and delete agents.
     #[command(subcommand)]
     Agent(AgentCommand),
-    /// List the available runtimes with their capabilities and config schemas.
-    Runtimes {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// List the runtimes (built-in and plugins) with their capabilities and config schemas;
+    /// register and remove runtime plugins.
+    Runtimes(RuntimesArgs),
     /// Serve the whole catalogue as one MCP server.
     Serve(ServeArgs),
     /// OAuth logins to MCP servers (tokens kept in the database).
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Serve the HTTP API and the dashboard (agents, executions with live events, cancel, usage).
+    Server(ServerArgs),
     /// Stored executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
@@ -136,6 +135,43 @@ pub(crate) struct RunArgs {
     /// Print the RuntimeExecutionResult as JSON instead of streaming.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct RuntimesArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<RuntimesCommand>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RuntimesCommand {
+    /// Register a runtime plugin: a program toolbridge starts and drives over JSON-RPC on its
+    /// stdin/stdout (see docs/runtime-plugins.md). It is started once now (`initialize`) and
+    /// registered only if that succeeds.
+    #[command(after_help = "Example:\n  toolbridge runtimes add echo_py -- python3 examples/plugins/echo_runtime.py")]
+    Add {
+        /// The runtime type agents will name (`--runtime NAME`); not a built-in one.
+        name: String,
+        /// An environment variable for the plugin (repeatable). Stored in the database as given.
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// The plugin's working directory (default: the current directory, so that relative
+        /// paths in the command keep working from anywhere).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Unregister a runtime plugin (agents that use it fail to run until it is added again).
+    Remove {
+        /// The plugin's runtime type.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,6 +291,25 @@ pub(crate) enum AuthCommand {
         /// The server's name.
         server: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// Where to listen; without a token only a loopback address is accepted.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    /// A file holding the bearer token every API request must carry.
+    #[arg(long, value_name = "FILE", conflicts_with = "token")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// The bearer token (prefer --token-file: a command line is visible to other users).
+    #[arg(long, env = "TOOLBRIDGE_API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Also accept this Host/Origin (besides loopback names), e.g. a reverse proxy's name.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub(crate) allow_hosts: Vec<String>,
+    /// The most executions running at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub(crate) max_running: usize,
 }
 
 #[derive(Debug, Subcommand)]

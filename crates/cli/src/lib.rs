@@ -26,6 +26,7 @@ mod elicit;
 mod error;
 mod logging;
 mod output;
+mod plugins;
 mod setup;
 mod signals;
 mod tokens;

@@ -16,6 +16,7 @@ use toolbridge_store::Store;
 use crate::args::ToolArgs;
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
+use crate::plugins::Plugins;
 
 /// Makes a runtime's registry entry (a runtime registered by a program embedding the CLI).
 pub(crate) type SpecFactory = Arc<dyn Fn() -> RuntimeSpec + Send + Sync>;
@@ -27,6 +28,8 @@ pub(crate) struct App {
     pub(crate) secrets: Secrets,
     pub(crate) db: Option<PathBuf>,
     pub(crate) runtimes: Vec<SpecFactory>,
+    /// The runtime plugins registered by [`registry`](Self::registry), to shut down at the end.
+    pub(crate) plugins: Plugins,
 }
 
 impl std::fmt::Debug for App {
@@ -44,6 +47,10 @@ pub(crate) fn parse_json_arg(text: &str, flag: &str) -> CliResult<Value> {
 }
 
 impl App {
+    pub(crate) fn new(printer: Printer, secrets: Secrets, db: Option<PathBuf>, runtimes: Vec<SpecFactory>) -> Self {
+        Self { printer, secrets, db, runtimes, plugins: Plugins::default() }
+    }
+
     /// The tool configuration of `--mcp-config`, `--skills` and `--policy`, read and typed once.
     pub(crate) fn tools(&self, args: &ToolArgs) -> CliResult<ToolConfig> {
         let config = ToolConfig::load(args.mcp_config.as_deref(), args.skills.as_deref(), args.policy.as_deref())
@@ -79,13 +86,14 @@ impl App {
         Pool::new(options)
     }
 
-    /// The registry: the agent loop and every runtime the embedding program registered.
-    pub(crate) fn registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
-        self.registry_with(pool, None)
+    /// The built-in runtimes: the agent loop and every runtime the embedding program registered.
+    pub(crate) fn builtin_registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
+        self.builtin_registry_with(pool, None)
     }
 
-    /// The registry, with an elicitor that asks the person at hand when a server elicits.
-    pub(crate) fn registry_with(
+    /// The built-in runtimes, the agent loop asking `elicitor` (the person at hand) when a
+    /// server elicits.
+    fn builtin_registry_with(
         &self,
         pool: &Pool,
         elicitor: Option<Arc<dyn toolbridge::Responder>>,
@@ -98,6 +106,29 @@ impl App {
             registry.register(spec()).map_err(CliError::failure)?;
         }
         Ok(registry)
+    }
+
+    /// The registry: the built-in runtimes and the runtime plugins registered in the store
+    /// (started on first use; their tools served from `pool`).
+    pub(crate) async fn registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
+        self.registry_with(pool, None).await
+    }
+
+    /// The registry, with an elicitor that asks the person at hand when a server elicits.
+    pub(crate) async fn registry_with(
+        &self,
+        pool: &Pool,
+        elicitor: Option<Arc<dyn toolbridge::Responder>>,
+    ) -> CliResult<RuntimeRegistry> {
+        let mut registry = self.builtin_registry_with(pool, elicitor)?;
+        let store = self.store()?;
+        self.plugins.register(&mut registry, &store, pool, &self.printer).await?;
+        Ok(registry)
+    }
+
+    /// Shuts down the runtime plugins the command started.
+    pub(crate) async fn shutdown_plugins(&self) {
+        self.plugins.shutdown().await;
     }
 
     /// The store (`--db`, `$TOOLBRIDGE_DB` or the default path), scrubbing the process's secrets;

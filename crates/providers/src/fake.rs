@@ -2,6 +2,7 @@
 //! tool calls (streamed in fragments), errors with `Retry-After`, delays, streams cut mid-reply
 //! and invalid JSON. Tests and benchmarks use it where no real model is available.
 
+use axum::serve::ListenerExt as _;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -144,7 +145,9 @@ impl FakeModelServer {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+            let _ = axum::serve(listener.tap_io(no_delay), router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
         });
         Ok(Self { addr, state, shutdown, task })
     }
@@ -419,4 +422,12 @@ async fn anthropic(State(state): State<Arc<FakeState>>, body: String) -> Respons
 fn unreachable_delay() -> Response {
     // `resolve` unwraps every delay; answer sanely anyway.
     error_response(500, "unresolved delay".into(), None)
+}
+
+/// Answers go out as soon as they are written: without `TCP_NODELAY` a response written in
+/// two parts (headers, then an SSE event) waits for the client's delayed ACK (~40 ms).
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::context::{ExecutionId, RuntimeExecutionContext};
+use crate::event_log::TimedEvent;
 use crate::result::RuntimeExecutionResult;
 use crate::runtime_type::RuntimeType;
 use crate::usage::Usage;
@@ -126,6 +127,9 @@ pub struct ExecutionRecord<'a> {
     pub context: &'a RuntimeExecutionContext,
     /// Its output (success, failure or cancellation alike).
     pub result: &'a RuntimeExecutionResult,
+    /// Its events, in `seq` order, ending with `done` (text deltas past the log's bound are
+    /// left out).
+    pub events: &'a [TimedEvent],
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -181,6 +185,7 @@ pub struct InMemoryControlPlane {
     agent_data: Mutex<HashMap<String, Value>>,
     usage: Mutex<HashMap<ExecutionId, Usage>>,
     records: Mutex<Vec<(RuntimeType, RuntimeExecutionContext, RuntimeExecutionResult)>>,
+    events: Mutex<HashMap<ExecutionId, Vec<TimedEvent>>>,
 }
 
 impl InMemoryControlPlane {
@@ -192,6 +197,11 @@ impl InMemoryControlPlane {
     /// The execution records stored so far, oldest first.
     pub fn records(&self) -> Vec<(RuntimeType, RuntimeExecutionContext, RuntimeExecutionResult)> {
         self.records.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The events recorded with an execution's record.
+    pub fn events(&self, execution_id: &ExecutionId) -> Vec<TimedEvent> {
+        self.events.lock().unwrap_or_else(PoisonError::into_inner).get(execution_id).cloned().unwrap_or_default()
     }
 }
 
@@ -230,6 +240,10 @@ impl ControlPlane for InMemoryControlPlane {
             record.context.clone(),
             record.result.clone(),
         ));
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(record.context.execution_id.clone(), record.events.to_vec());
         Ok(())
     }
 }

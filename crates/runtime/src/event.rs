@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::event_log::TimedEvent;
 use crate::result::FinishReason;
 use crate::usage::Usage;
 
@@ -134,18 +136,47 @@ impl ExecutionEvent {
 }
 
 /// A callback that receives every event of an execution. Called inline: keep it cheap.
+///
+/// [`new`](Self::new) gets the bare event; [`timed`](Self::timed) gets it with its sequence
+/// number and time, as the execution's stored event log has it (through
+/// [`RuntimeHandle`](crate::RuntimeHandle), the numbers are the log's).
 #[derive(Clone)]
-pub struct EventCallback(Arc<dyn Fn(&ExecutionEvent) + Send + Sync>);
+pub struct EventCallback(Sink);
+
+#[derive(Clone)]
+enum Sink {
+    Plain(Arc<dyn Fn(&ExecutionEvent) + Send + Sync>),
+    Timed(Arc<dyn Fn(&TimedEvent) + Send + Sync>, Arc<AtomicU64>),
+}
 
 impl EventCallback {
-    /// Wraps a closure.
+    /// Wraps a closure that takes the bare event.
     pub fn new(callback: impl Fn(&ExecutionEvent) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(callback))
+        Self(Sink::Plain(Arc::new(callback)))
     }
 
-    /// Delivers one event.
+    /// Wraps a closure that takes the event with its `seq` and `ts`.
+    pub fn timed(callback: impl Fn(&TimedEvent) + Send + Sync + 'static) -> Self {
+        Self(Sink::Timed(Arc::new(callback), Arc::new(AtomicU64::new(0))))
+    }
+
+    /// Delivers one event (a timed callback used on its own numbers events itself).
     pub fn emit(&self, event: &ExecutionEvent) {
-        (self.0)(event);
+        match &self.0 {
+            Sink::Plain(callback) => callback(event),
+            Sink::Timed(callback, counter) => {
+                let seq = counter.fetch_add(1, Ordering::Relaxed) + 1;
+                callback(&TimedEvent { seq, ts: crate::event_log::now(), event: event.clone() });
+            }
+        }
+    }
+
+    /// Delivers an event already numbered (by the handle's event log).
+    pub(crate) fn deliver(&self, timed: &TimedEvent) {
+        match &self.0 {
+            Sink::Plain(callback) => callback(&timed.event),
+            Sink::Timed(callback, _) => callback(timed),
+        }
     }
 }
 

@@ -11,7 +11,9 @@
 //! log kept (from the execution's [`CallLog`](crate::CallLog) when the implementation left
 //! none), `run_id` set (the execution id when the runtime has no id of its own),
 //! `user_metadata` kept in the result's metadata, and the execution record handed to the
-//! control plane.
+//! control plane — with the execution's events, numbered and timed ([`TimedEvent`]): every
+//! event the runtime emits goes through the execution's event log on its way to the caller's
+//! callback, and both paths end with `done`.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -33,14 +35,15 @@ use crate::context::{ExecutionId, RuntimeExecutionContext};
 use crate::control_plane::{ControlPlane, ExecutionRecord, ExecutionStart, InMemoryControlPlane};
 use crate::error::RuntimeError;
 use crate::event::{EventCallback, ExecutionEvent};
+use crate::event_log::{EventLog, TimedEvent};
 use crate::result::{FinishReason, RuntimeExecutionResult};
 use crate::runtime::{ExecutionScope, Runtime};
 use crate::runtime_config::ConfigError;
 use crate::runtime_type::RuntimeType;
 use crate::usage::Usage;
 
-/// How long a cancelled implementation gets to return its own (partial) result before it is
-/// dropped.
+/// How long a cancelled implementation gets, by default, to return its own (partial) result
+/// before it is dropped (see [`Runtime::cancel_grace`]).
 pub const CANCEL_GRACE: Duration = Duration::from_millis(500);
 
 /// How many executions' usage a handle remembers for [`RuntimeHandle::get_usage`] (the control
@@ -118,22 +121,23 @@ enum Outcome<T> {
     Abandoned,
 }
 
-/// Awaits `future`; once `token` fires, gives it [`CANCEL_GRACE`] to finish on its own.
-async fn cancellable<F: Future>(future: F, token: &CancellationToken) -> Outcome<F::Output> {
+/// Awaits `future`; once `token` fires, gives it `grace` (the runtime's
+/// [`cancel_grace`](Runtime::cancel_grace)) to finish on its own.
+async fn cancellable<F: Future>(future: F, token: &CancellationToken, grace: Duration) -> Outcome<F::Output> {
     tokio::pin!(future);
     tokio::select! {
         biased;
         output = &mut future => return Outcome::Finished(output),
         () = token.cancelled() => {}
     }
-    match tokio::time::timeout(CANCEL_GRACE, future).await {
+    match tokio::time::timeout(grace, future).await {
         Ok(output) => Outcome::Finished(output),
         Err(_) => Outcome::Abandoned,
     }
 }
 
 /// The message of a caught panic.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -201,10 +205,14 @@ impl RuntimeHandle {
                 Err(error) => return RuntimeExecutionResult::failure(error.to_string()),
             };
             let token = registration.token().clone();
-            let scope = self.scope(context, token.clone(), None);
+            let log = EventLog::new();
+            let scope = self.scope(context, token.clone(), log.callback(None));
             self.record_start(context, started_at).await;
             let mut result = self.run(context, &scope, &token).await;
-            self.finish(context, &scope, &mut result, started_at).await;
+            if let Some(finish_reason) = result.finish_reason {
+                scope.emit(&ExecutionEvent::Done { finish_reason });
+            }
+            self.finish(context, &scope, &mut result, started_at, &log).await;
             drop(registration);
             result
         }
@@ -222,7 +230,7 @@ impl RuntimeHandle {
         if let Err(error) = self.prepare(context).await {
             return self.error_result(context, scope, error).await;
         }
-        match cancellable(guarded(runtime.execute_impl(context, scope)), token).await {
+        match cancellable(guarded(runtime.execute_impl(context, scope)), token, runtime.cancel_grace()).await {
             Outcome::Finished(Ok(mut result)) => {
                 if result.finish_reason.is_none() {
                     result.finish_reason =
@@ -307,13 +315,15 @@ impl RuntimeHandle {
         result
     }
 
+    /// The scope of one execution; its events go through `events` (the execution's log).
     fn scope(
         &self,
         context: &RuntimeExecutionContext,
         token: CancellationToken,
-        events: Option<EventCallback>,
+        events: EventCallback,
     ) -> ExecutionScope {
-        ExecutionScope::new(context.execution_id.clone(), token, events, Arc::clone(&self.inner.deps.control_plane))
+        let control_plane = Arc::clone(&self.inner.deps.control_plane);
+        ExecutionScope::new(context.execution_id.clone(), token, Some(events), control_plane)
     }
 
     async fn record_start(&self, context: &RuntimeExecutionContext, started_at: DateTime<Utc>) {
@@ -332,6 +342,7 @@ impl RuntimeHandle {
         scope: &ExecutionScope,
         result: &mut RuntimeExecutionResult,
         started_at: DateTime<Utc>,
+        log: &EventLog,
     ) {
         let id = &context.execution_id;
         if result.tool_execution_messages.is_none() && !scope.call_log().is_empty() {
@@ -346,10 +357,16 @@ impl RuntimeHandle {
         if let Err(error) = control_plane.report_usage(id, &result.usage).await {
             warn!(error = %error, "could not report usage");
         }
+        let (events, dropped) = log.snapshot();
+        if dropped > 0 {
+            result.metadata.insert("events_not_kept".into(), Value::from(dropped));
+        }
+        let events: &[TimedEvent] = &events;
         let record = ExecutionRecord {
             runtime_type: &self.inner.runtime_type,
             context,
             result,
+            events,
             started_at,
             finished_at: Utc::now(),
         };
@@ -384,7 +401,8 @@ impl RuntimeHandle {
                 }
             };
             let token = registration.token().clone();
-            let scope = this.scope(&context, token.clone(), events.clone());
+            let log = EventLog::new();
+            let scope = this.scope(&context, token.clone(), log.callback(events.clone()));
             this.record_start(&context, started_at).await;
             let mut result = match this.prepare(&context).await {
                 Err(error) => this.error_result(&context, &scope, error).await,
@@ -452,7 +470,7 @@ impl RuntimeHandle {
                                 StreamEnd::Cancelled => {
                                     // Give the implementation a moment to hand back its own final
                                     // item (with its tool log), then settle for the last partial.
-                                    let drained = tokio::time::timeout(CANCEL_GRACE, async {
+                                    let drained = tokio::time::timeout(this.inner.runtime.cancel_grace(), async {
                                         let mut latest = None;
                                         while let Some(Ok(item)) = inner.next().await {
                                             let done = item.is_final();
@@ -476,7 +494,7 @@ impl RuntimeHandle {
             if let Some(finish_reason) = result.finish_reason {
                 scope.emit(&ExecutionEvent::Done { finish_reason });
             }
-            this.finish(&context, &scope, &mut result, started_at).await;
+            this.finish(&context, &scope, &mut result, started_at, &log).await;
             drop(registration);
             yield result;
         };

@@ -54,6 +54,7 @@ mod context;
 mod control_plane;
 mod error;
 mod event;
+mod event_log;
 mod handle;
 mod model_config;
 mod registry;
@@ -74,9 +75,10 @@ pub use control_plane::{
 };
 pub use error::{RegistryError, RuntimeError};
 pub use event::{EventCallback, ExecutionEvent, TOOL_EVENT_OUTPUT_CHARS, ToolStatus};
+pub use event_log::{EVENT_LOG_DELTAS, TimedEvent};
 pub use handle::{CANCEL_GRACE, RuntimeDeps, RuntimeHandle};
 pub use model_config::ModelConfig;
-pub use registry::{RuntimeInfo, RuntimeKind, RuntimeRegistry, RuntimeSpec};
+pub use registry::{RuntimeFactory, RuntimeInfo, RuntimeKind, RuntimeRegistry, RuntimeSpec};
 pub use result::{FinishReason, RuntimeExecutionResult};
 pub use runtime::{ExecutionScope, ResultStream, Runtime};
 pub use runtime_config::{

@@ -6,15 +6,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::agent::AgentDefinition;
 use crate::capabilities::RuntimeCapabilities;
 use crate::error::{RegistryError, RuntimeError};
-use crate::handle::{ConfigCheck, RuntimeDeps, RuntimeHandle};
+use crate::handle::{ConfigCheck, RuntimeDeps, RuntimeHandle, panic_message};
 use crate::runtime::Runtime;
 use crate::runtime_config::{ConfigError, ConfigValidator, NoConfig, RuntimeConfig};
 use crate::runtime_type::RuntimeType;
@@ -147,6 +150,13 @@ pub struct RuntimeInfo {
     pub runtime_config_schema: Value,
 }
 
+/// A runtime that knows its own registration: what `RuntimeRegistry::register(R::spec())`
+/// and the CLI builder's `Cli::new().runtime::<R>()` use.
+pub trait RuntimeFactory {
+    /// The runtime's registry entry (type, description, `runtime_config`, constructor).
+    fn spec() -> RuntimeSpec;
+}
+
 /// Registered runtimes by type.
 #[derive(Debug, Default, Clone)]
 pub struct RuntimeRegistry {
@@ -210,6 +220,25 @@ impl RuntimeRegistry {
         let context = agent.context(String::new());
         crate::handle::guarded_validate(runtime.as_ref(), &context)
             .map_err(|source| RegistryError::Invalid { runtime: spec.runtime_type.clone(), source })
+    }
+
+    /// [`validate_agent`](Self::validate_agent), then the runtime's
+    /// [`check_config`](Runtime::check_config): validation that needs I/O, such as a runtime
+    /// plugin's own `validate_config` asked over its protocol. The future does not borrow the
+    /// registry (it may sit behind a lock). The CLI's `agent create` and the HTTP API await it.
+    pub fn check_agent(&self, agent: &AgentDefinition) -> BoxFuture<'static, Result<(), RegistryError>> {
+        let prepared = self.validate_agent(agent).and_then(|()| {
+            let spec = self.get(&agent.runtime)?;
+            Ok((spec.runtime_type.clone(), spec.build(RuntimeDeps::default())?))
+        });
+        let context = agent.context(String::new());
+        Box::pin(async move {
+            let (runtime_type, runtime) = prepared?;
+            let checked = AssertUnwindSafe(runtime.check_config(&context)).catch_unwind().await;
+            let outcome =
+                checked.unwrap_or_else(|payload| Err(RuntimeError::Panicked(panic_message(payload.as_ref()))));
+            outcome.map_err(|source| RegistryError::Invalid { runtime: runtime_type, source })
+        })
     }
 
     /// The registered runtime types, sorted.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -158,6 +159,16 @@ pub trait Runtime: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Validation that needs I/O (a runtime plugin asks its process), run when an agent is
+    /// created ([`RuntimeRegistry::check_agent`](crate::RuntimeRegistry::check_agent)) after
+    /// [`validate_config`](Self::validate_config) passed, with an empty prompt. Runtimes that
+    /// also need it before each execution call it from
+    /// [`before_execute`](Self::before_execute). Default: nothing more to check.
+    async fn check_config(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
+        let _ = context;
+        Ok(())
+    }
+
     /// Called before the implementation runs. An error skips the implementation and goes to
     /// [`on_error`](Self::on_error).
     async fn before_execute(&self, context: &RuntimeExecutionContext) -> Result<(), RuntimeError> {
@@ -189,6 +200,14 @@ pub trait Runtime: Send + Sync + 'static {
     async fn cancel_impl(&self, execution_id: &ExecutionId) -> bool {
         let _ = execution_id;
         false
+    }
+
+    /// How long, once an execution is cancelled, its implementation gets to return its own
+    /// (partial) result before the orchestration drops it and ends the execution `cancelled`
+    /// itself. The default, [`CANCEL_GRACE`](crate::CANCEL_GRACE), suits in-process runtimes;
+    /// one that must ask another process to stop (e.g. a runtime plugin) returns longer.
+    fn cancel_grace(&self) -> Duration {
+        crate::handle::CANCEL_GRACE
     }
 
     /// The usage of an execution, if the runtime tracks it itself. The orchestration records

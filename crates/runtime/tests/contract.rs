@@ -635,3 +635,110 @@ async fn errors_keep_the_partial_tool_log_and_usage() {
     assert_eq!(result.usage.total_tokens, 7);
     assert_eq!(result.response, "half done");
 }
+
+#[tokio::test]
+async fn every_execution_records_its_events_numbered_and_ending_with_done() {
+    let f = fixture();
+    let runtime = f.runtime();
+    // Streamed, with a timed callback: it sees the numbers the record keeps.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let callback = EventCallback::timed(move |timed| sink.lock().unwrap().push((timed.seq, timed.event.name())));
+    let streamed = ctx("s").runtime_config(json!({"chunks": 2}));
+    let _: Vec<_> = runtime.stream_execute(streamed.clone(), Some(callback)).collect().await;
+    let events = f.control_plane.events(&streamed.execution_id);
+    let recorded: Vec<_> = events.iter().map(|e| (e.seq, e.event.name())).collect();
+    assert_eq!(recorded, [(1, "content_chunk"), (2, "content_chunk"), (3, "usage"), (4, "done")]);
+    assert_eq!(*seen.lock().unwrap(), recorded);
+    assert!(events.windows(2).all(|pair| pair[0].ts <= pair[1].ts));
+    // Not streamed, no callback: the events are recorded all the same, `done` last.
+    let plain = ctx("p");
+    runtime.execute(&plain).await;
+    let names: Vec<_> = f.control_plane.events(&plain.execution_id).iter().map(|e| e.event.name()).collect();
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    // A failed execution too.
+    let failed = ctx("explode");
+    runtime.execute(&failed).await;
+    let events = f.control_plane.events(&failed.execution_id);
+    assert!(
+        matches!(events.last().map(|e| &e.event), Some(ExecutionEvent::Done { finish_reason: FinishReason::Error })),
+        "{events:?}"
+    );
+}
+
+/// Answers only after a delay, whatever the token says: a runtime that must ask another
+/// process to stop and wait for its answer.
+struct SlowToStop {
+    grace: Duration,
+}
+
+#[async_trait]
+impl Runtime for SlowToStop {
+    fn runtime_type(&self) -> RuntimeType {
+        RuntimeType::new("slow")
+    }
+
+    fn capabilities(&self) -> RuntimeCapabilities {
+        RuntimeCapabilities::default()
+    }
+
+    fn cancel_grace(&self) -> Duration {
+        self.grace
+    }
+
+    async fn execute_impl(
+        &self,
+        _ctx: &RuntimeExecutionContext,
+        scope: &ExecutionScope,
+    ) -> Result<RuntimeExecutionResult, RuntimeError> {
+        scope.cancelled().await;
+        tokio::time::sleep(CANCEL_GRACE * 2).await;
+        let mut result = RuntimeExecutionResult::partial("stopped in my own time");
+        result.finish_reason = Some(FinishReason::Cancelled);
+        Ok(result)
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_can_ask_for_a_longer_cancel_grace() {
+    for (grace, keeps_own_result) in [(CANCEL_GRACE * 4, true), (CANCEL_GRACE, false)] {
+        let runtime = RuntimeHandle::new(SlowToStop { grace }, RuntimeDeps::default());
+        let context = ctx("x");
+        let id = context.execution_id.clone();
+        let task = tokio::spawn({
+            let runtime = runtime.clone();
+            async move { runtime.execute(&context).await }
+        });
+        while !runtime.deps().cancellation.is_active(&id) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        runtime.cancel(&id).await;
+        let result = task.await.unwrap();
+        assert_eq!(result.finish_reason, Some(FinishReason::Cancelled));
+        assert_eq!(result.response == "stopped in my own time", keeps_own_result, "grace {grace:?}: {result:?}");
+    }
+}
+
+#[test]
+fn a_dynamic_spec_validates_with_the_schema_it_was_given() {
+    let schema = json!({"type": "object", "required": ["greeting"]});
+    let mut registry = RuntimeRegistry::new();
+    registry
+        .register(
+            RuntimeSpec::new("dyn", "schema known at run time", |_deps| Ok(SlowToStop { grace: CANCEL_GRACE }))
+                .with_dynamic_config(schema.clone(), |config| match config.and_then(|c| c.get("greeting")) {
+                    Some(_) => Ok(()),
+                    None => Err(ConfigError {
+                        errors: vec![FieldError { field: "greeting".into(), message: "required".into() }],
+                    }),
+                })
+                .plugin(),
+        )
+        .unwrap();
+    assert_eq!(registry.runtime_info_all()["dyn"].runtime_config_schema, schema);
+    let error = registry.validate_config(&"dyn".into(), Some(&json!({}))).unwrap_err();
+    assert!(error.to_string().contains("runtime_config.greeting: required"), "{error}");
+    registry.validate_config(&"dyn".into(), Some(&json!({"greeting": "hi"}))).unwrap();
+    assert!(registry.create(&"dyn".into(), RuntimeDeps::default()).is_ok());
+    assert_eq!(registry.runtime_info_all()["dyn"].kind, RuntimeKind::Plugin);
+}

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use toolbridge_runtime::config::{ProcessEnv, Secrets, mask_secret_keys};
 use toolbridge_runtime::{
     ControlPlane, ControlPlaneError, ExecutionId, ExecutionRecord, ExecutionStart, ExecutionStatus,
-    RuntimeExecutionContext, RuntimeExecutionResult, Usage,
+    RuntimeExecutionContext, RuntimeExecutionResult, TimedEvent, Usage,
 };
 
 use crate::{Store, StoreError};
@@ -203,6 +203,7 @@ impl ControlPlane for Store {
         let prompt = secrets.scrub(&context.prompt.chars().take(PROMPT_CHARS).collect::<String>());
         let error = result.get("error").and_then(Value::as_str).map(str::to_owned);
         let usage = record.result.usage.clone();
+        let events = stored_events(record.events, &secrets)?;
         let (started, finished) = (record.started_at, record.finished_at);
         let duration = (finished - started).num_milliseconds().max(0);
         self.with(move |c| {
@@ -239,7 +240,7 @@ impl ControlPlane for Store {
                     )?;
                 }
                 tx.execute(
-                    "INSERT INTO usage (execution_id, input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO usage (execution_id, input_tokens, output_tokens, total_tokens, cache_read_tokens, model_provider, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![
                         id,
                         i64::try_from(usage.input_tokens).unwrap_or(i64::MAX),
@@ -250,6 +251,14 @@ impl ControlPlane for Store {
                         Value::Object(usage.extra.clone()).to_string(),
                     ],
                 )?;
+                {
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO execution_events (execution_id, seq, ts, type, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?;
+                    for (seq, ts, kind, data) in &events {
+                        insert.execute(params![id, seq, ts, kind, data])?;
+                    }
+                }
                 tx.commit()?;
                 Ok(())
             })
@@ -257,4 +266,22 @@ impl ControlPlane for Store {
         .await
         .map_err(cp)
     }
+}
+
+/// An execution's events as rows `(seq, ts, type, data)`, secrets scrubbed like the rest of
+/// the record (a tool's output in `tool_complete`, its arguments in `tool_start`).
+fn stored_events(
+    events: &[TimedEvent],
+    secrets: &Secrets,
+) -> Result<Vec<(i64, String, &'static str, String)>, ControlPlaneError> {
+    events
+        .iter()
+        .map(|timed| {
+            let mut data = serde_json::to_value(&timed.event).map_err(|e| ControlPlaneError::new(e.to_string()))?;
+            mask_secret_keys(&mut data);
+            secrets.scrub_json(&mut data);
+            let seq = i64::try_from(timed.seq).unwrap_or(i64::MAX);
+            Ok((seq, timed.ts.to_rfc3339(), timed.event.name(), data.to_string()))
+        })
+        .collect()
 }

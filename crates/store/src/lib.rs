@@ -1,4 +1,4 @@
-//! Persistence for toolbridge: agents, executions (with their tool-call logs and usage) and the
+//! Persistence for toolbridge: agents, registered runtime plugins, executions (with their tool-call logs and usage) and the
 //! OAuth credentials of MCP servers (file readable by its owner only) in an
 //! embedded SQLite database (WAL mode, migrations, safe with several processes writing).
 //!
@@ -14,10 +14,14 @@
 mod control_plane;
 mod credentials;
 mod migrations;
+mod plugins;
 mod store;
 
 pub use credentials::StoredLogin;
-pub use store::{ExecutionFilter, ExecutionSummary, Store, StoredAgent, StoredExecution};
+pub use plugins::StoredPlugin;
+pub use store::{
+    ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionSummary, Store, StoredAgent, StoredExecution,
+};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +50,9 @@ pub enum StoreError {
     /// An agent of that name exists.
     #[error("an agent named {0:?} already exists")]
     AgentExists(String),
+    /// A runtime plugin of that name is registered.
+    #[error("a runtime plugin named {0:?} is already registered")]
+    PluginExists(String),
     /// An id prefix matches several executions.
     #[error("execution id prefix {prefix:?} is ambiguous: {candidates}")]
     Ambiguous {

@@ -67,6 +67,26 @@ CREATE TABLE agent_cache (
 );
 ",
     r"
+CREATE TABLE execution_events (
+    execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    ts           TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    data         TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+);
+DROP INDEX executions_by_time;
+CREATE INDEX executions_by_time ON executions (started_at DESC, id DESC);
+",
+    r"
+CREATE TABLE runtime_plugins (
+    name        TEXT PRIMARY KEY,
+    command     TEXT NOT NULL,
+    info        TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+",
+    r"
 CREATE TABLE oauth_credentials (
     server      TEXT NOT NULL,
     url         TEXT NOT NULL,

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
 use toolbridge_runtime::config::Secrets;
-use toolbridge_runtime::{AgentDefinition, ExecutionStatus, RuntimeExecutionResult, ToolCallRecord, Usage};
+use toolbridge_runtime::{AgentDefinition, ExecutionStatus, RuntimeExecutionResult, TimedEvent, ToolCallRecord, Usage};
 
 use crate::StoreError;
 use crate::migrations;
@@ -34,6 +34,26 @@ pub struct ExecutionFilter {
     pub status: Option<ExecutionStatus>,
     /// How many (default 20).
     pub limit: Option<usize>,
+    /// Only those after this position of the listing (the `next` of the previous page).
+    pub before: Option<ExecutionCursor>,
+}
+
+/// A position in the listing of executions (newest first): the last one of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionCursor {
+    /// When that execution started.
+    pub started_at: DateTime<Utc>,
+    /// Its id (ties on `started_at` are ordered by id).
+    pub id: String,
+}
+
+/// One page of executions, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionPage {
+    /// The executions.
+    pub executions: Vec<ExecutionSummary>,
+    /// Where the next page starts, when there is one.
+    pub next: Option<ExecutionCursor>,
 }
 
 /// One line of an execution listing.
@@ -56,8 +76,12 @@ pub struct ExecutionSummary {
     pub prompt: String,
     /// When it started.
     pub started_at: DateTime<Utc>,
+    /// When it ended (`None` while running or interrupted).
+    pub finished_at: Option<DateTime<Utc>>,
     /// How long it took.
     pub duration_ms: u64,
+    /// Its error, when it failed or was cancelled.
+    pub error: Option<String>,
     /// How many tool calls it made.
     pub tool_calls: usize,
     /// Tokens used.
@@ -285,23 +309,66 @@ impl Store {
 
     /// Executions, newest first.
     pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<ExecutionSummary>, StoreError> {
+        Ok(self.list_executions_page(filter).await?.executions)
+    }
+
+    /// One page of executions, newest first (by start time, then id), from `filter.before`.
+    /// A page filtered on `running` or `interrupted` may hold fewer than `limit` executions
+    /// and still have a next page: which of the two a started execution is depends on whether
+    /// its process lives, known only once read.
+    pub async fn list_executions_page(&self, filter: &ExecutionFilter) -> Result<ExecutionPage, StoreError> {
         let filter = filter.clone();
         self.with(move |c| {
-            let mut statement = c.prepare(&format!(
+            let mut statement = c.prepare_cached(&format!(
                 "{SUMMARY_SELECT} WHERE (?1 IS NULL OR e.agent_id = ?1) AND (?2 IS NULL OR e.status = ?2)
-                 ORDER BY e.started_at DESC LIMIT ?3"
+                 AND (?3 IS NULL OR e.started_at < ?3 OR (e.started_at = ?3 AND e.id < ?4))
+                 ORDER BY e.started_at DESC, e.id DESC LIMIT ?5"
             ))?;
-            let limit = i64::try_from(filter.limit.unwrap_or(20)).unwrap_or(i64::MAX);
+            let limit = filter.limit.unwrap_or(20);
             // `running` and `interrupted` are both stored as `running` (see `settled_status`).
             let stored_status = filter.status.map(|status| match status {
                 ExecutionStatus::Interrupted => ExecutionStatus::Running.as_str(),
                 other => other.as_str(),
             });
-            let rows = statement
-                .query_map(params![filter.agent, stored_status, limit], summary_row)?
+            let (before_time, before_id) = match &filter.before {
+                Some(cursor) => (Some(cursor.started_at.to_rfc3339()), Some(cursor.id.clone())),
+                None => (None, None),
+            };
+            let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+            let mut rows = statement
+                .query_map(params![filter.agent, stored_status, before_time, before_id, fetch], summary_row)?
                 .collect::<Result<Vec<_>, _>>()?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
             let summaries = rows.into_iter().map(to_summary).collect::<Result<Vec<_>, _>>()?;
-            Ok(summaries.into_iter().filter(|s| filter.status.is_none_or(|wanted| s.status == wanted)).collect())
+            let next = summaries
+                .last()
+                .filter(|_| more)
+                .map(|last| ExecutionCursor { started_at: last.started_at, id: last.id.clone() });
+            let executions =
+                summaries.into_iter().filter(|s| filter.status.is_none_or(|wanted| s.status == wanted)).collect();
+            Ok(ExecutionPage { executions, next })
+        })
+        .await
+    }
+
+    /// The events stored with an execution's record (exact id), in `seq` order; empty for an
+    /// execution that has not finished (or was recorded before events were kept).
+    pub async fn execution_events(&self, id: &str) -> Result<Vec<TimedEvent>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let mut statement =
+                c.prepare_cached("SELECT seq, ts, data FROM execution_events WHERE execution_id = ?1 ORDER BY seq")?;
+            let rows = statement
+                .query_map(params![id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(seq, ts, data)| {
+                    let event =
+                        serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+                    Ok(TimedEvent { seq: seq.try_into().unwrap_or(0), ts: parse_time(&ts)?, event })
+                })
+                .collect()
         })
         .await
     }
@@ -382,27 +449,44 @@ const SUMMARY_SELECT: &str = "SELECT e.id, e.agent_id, e.runtime_type, e.model, 
         (SELECT COUNT(*) FROM tool_calls t WHERE t.execution_id = e.id),
         COALESCE((SELECT u.total_tokens FROM usage u WHERE u.execution_id = e.id), 0),
         e.context_summary, e.result,
-        (SELECT json_extract(m.metadata, '$.pid') FROM execution_metadata m WHERE m.execution_id = e.id)
+        (SELECT json_extract(m.metadata, '$.pid') FROM execution_metadata m WHERE m.execution_id = e.id),
+        e.finished_at, e.error
  FROM executions e";
 
-type SummaryRow =
-    (String, String, String, Option<String>, String, Option<String>, String, String, i64, i64, i64, Option<i64>);
+struct SummaryRow {
+    id: String,
+    agent_id: String,
+    runtime_type: String,
+    model: Option<String>,
+    status: String,
+    finish_reason: Option<String>,
+    prompt: String,
+    started: String,
+    duration: i64,
+    calls: i64,
+    tokens: i64,
+    pid: Option<i64>,
+    finished: String,
+    error: Option<String>,
+}
 
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(13)?,
-    ))
+    Ok(SummaryRow {
+        id: r.get(0)?,
+        agent_id: r.get(1)?,
+        runtime_type: r.get(2)?,
+        model: r.get(3)?,
+        status: r.get(4)?,
+        finish_reason: r.get(5)?,
+        prompt: r.get(6)?,
+        started: r.get(7)?,
+        duration: r.get(8)?,
+        calls: r.get(9)?,
+        tokens: r.get(10)?,
+        pid: r.get(13)?,
+        finished: r.get(14)?,
+        error: r.get(15)?,
+    })
 }
 
 /// An execution recorded as started whose process is gone ended without its record: it was
@@ -417,19 +501,25 @@ fn settled_status(status: &str, pid: Option<i64>) -> Result<ExecutionStatus, Sto
 }
 
 fn to_summary(row: SummaryRow) -> Result<ExecutionSummary, StoreError> {
-    let (id, agent_id, runtime_type, model, status, finish_reason, prompt, started, duration, calls, tokens, pid) = row;
-    let status = settled_status(&status, pid)?;
+    let status = settled_status(&row.status, row.pid)?;
+    let finished_at = if status.is_finished() && status != ExecutionStatus::Interrupted {
+        Some(parse_time(&row.finished)?)
+    } else {
+        None
+    };
     Ok(ExecutionSummary {
-        id,
-        agent_id,
-        runtime_type,
-        model,
+        id: row.id,
+        agent_id: row.agent_id,
+        runtime_type: row.runtime_type,
+        model: row.model,
         status,
-        finish_reason,
-        prompt,
-        started_at: parse_time(&started)?,
-        duration_ms: duration.try_into().unwrap_or(0),
-        tool_calls: calls.try_into().unwrap_or(0),
-        total_tokens: tokens.try_into().unwrap_or(0),
+        finish_reason: row.finish_reason,
+        prompt: row.prompt,
+        started_at: parse_time(&row.started)?,
+        finished_at,
+        duration_ms: row.duration.try_into().unwrap_or(0),
+        error: row.error,
+        tool_calls: row.calls.try_into().unwrap_or(0),
+        total_tokens: row.tokens.try_into().unwrap_or(0),
     })
 }

@@ -45,6 +45,7 @@ async fn store_execution(store: &Store, id: &str, result: &RuntimeExecutionResul
             runtime_type: &runtime,
             context: &context,
             result,
+            events: &[],
             started_at: now,
             finished_at: now,
         })
@@ -228,4 +229,117 @@ async fn an_execution_is_recorded_from_its_start() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0].status, ExecutionStatus::Success);
     assert_eq!(listed[0].tool_calls, 2);
+}
+
+#[tokio::test]
+async fn events_are_stored_with_the_record_scrubbed_and_replayed_in_order() {
+    use toolbridge_runtime::{ExecutionEvent, TimedEvent};
+    let store = Store::open_in_memory().unwrap();
+    let mut context = RuntimeExecutionContext::with_id("ev-1", "p");
+    context.mcp_servers = toolbridge_runtime::config::McpServers::from_json(
+        &json!({"t": {"command": "x", "env": {"TOKEN": "s3cret-value"}}}),
+        "test",
+    )
+    .unwrap();
+    let now = Utc::now();
+    let events = [
+        ExecutionEvent::ToolStart {
+            tool_name: "t__echo".into(),
+            tool_args: json!({"api_key": "k-123456", "x": 1}),
+            tool_execution_id: "c1".into(),
+        },
+        ExecutionEvent::tool_complete("t__echo", "c1", true, "echo s3cret-value", None, 4),
+        ExecutionEvent::Done { finish_reason: FinishReason::Stop },
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, event)| TimedEvent { seq: i as u64 + 1, ts: now, event })
+    .collect::<Vec<_>>();
+    let runtime = RuntimeType::agent_loop();
+    let result = result(true, FinishReason::Stop);
+    let record = ExecutionRecord {
+        runtime_type: &runtime,
+        context: &context,
+        result: &result,
+        events: &events,
+        started_at: now,
+        finished_at: now,
+    };
+    store.record_execution(record).await.unwrap();
+    // Recording again (the final record replaces a start record) keeps one copy.
+    store.record_execution(record).await.unwrap();
+    let stored = store.execution_events("ev-1").await.unwrap();
+    assert_eq!(stored.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(stored[2].event, events[2].event);
+    let text = serde_json::to_string(&stored).unwrap();
+    assert!(!text.contains("s3cret-value") && !text.contains("k-123456"), "{text}");
+    assert!(store.execution_events("nope").await.unwrap().is_empty());
+    let summary = &store.get_execution("ev-1").await.unwrap().unwrap().summary;
+    assert!(summary.finished_at.is_some());
+}
+
+#[tokio::test]
+async fn pages_follow_the_cursor_newest_first_without_gaps_or_repeats() {
+    let store = Store::open_in_memory().unwrap();
+    let runtime = RuntimeType::agent_loop();
+    let base = Utc::now();
+    // Two executions share each start time: ties are ordered by id.
+    for i in 0..9 {
+        let context = RuntimeExecutionContext::with_id(format!("e-{i}"), "p");
+        let started = base + chrono::Duration::seconds(i / 2);
+        let outcome = result(i % 3 != 0, if i % 3 == 0 { FinishReason::Error } else { FinishReason::Stop });
+        let record = ExecutionRecord {
+            runtime_type: &runtime,
+            context: &context,
+            result: &outcome,
+            events: &[],
+            started_at: started,
+            finished_at: started,
+        };
+        store.record_execution(record).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut filter = ExecutionFilter { limit: Some(4), ..ExecutionFilter::default() };
+    loop {
+        let page = store.list_executions_page(&filter).await.unwrap();
+        seen.extend(page.executions.iter().map(|e| e.id.clone()));
+        match page.next {
+            Some(next) => filter.before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["e-8", "e-7", "e-6", "e-5", "e-4", "e-3", "e-2", "e-1", "e-0"]);
+    let errors = store
+        .list_executions_page(&ExecutionFilter {
+            status: Some(ExecutionStatus::Error),
+            limit: Some(2),
+            ..ExecutionFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(errors.executions.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e-6", "e-3"]);
+    assert!(errors.next.is_some());
+}
+
+#[tokio::test]
+async fn runtime_plugins_are_registered_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    let command = json!({"program": "python3", "args": ["echo_runtime.py"], "env": {}, "cwd": null});
+    let info = json!({"protocol_version": "1", "description": "echo", "config_schema": null});
+    store.add_plugin("echo_py", &command, &info).await.unwrap();
+    let duplicate = store.add_plugin("echo_py", &command, &info).await.unwrap_err();
+    assert!(matches!(duplicate, StoreError::PluginExists(ref name) if name == "echo_py"), "{duplicate}");
+    store.add_plugin("another", &json!({"program": "x"}), &json!({})).await.unwrap();
+
+    // Another process (here: another connection) sees them.
+    let reopened = Store::open(&path).unwrap();
+    let names: Vec<_> = reopened.list_plugins().await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["another", "echo_py"]);
+    let echo = reopened.get_plugin("echo_py").await.unwrap().unwrap();
+    assert_eq!((echo.command, echo.info), (command, info));
+    assert!(reopened.remove_plugin("echo_py").await.unwrap());
+    assert!(!reopened.remove_plugin("echo_py").await.unwrap());
+    assert!(store.get_plugin("echo_py").await.unwrap().is_none());
 }

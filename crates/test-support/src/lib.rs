@@ -19,9 +19,9 @@ pub fn bin_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("<target>/<profile>/deps/<test>").to_path_buf()
 }
 
-/// A binary of the workspace (`testbed-mcp`, `toolbridge`, `toolbridge-fake-model`). When one
-/// is missing — a single crate's tests run on their own — the workspace's binaries are built
-/// once, as `scripts/test.sh` builds them.
+/// A binary of the workspace (`testbed-mcp`, `toolbridge`, `toolbridge-fake-model`, or the
+/// example `examples/custom_cli`). When one is missing — a single crate's tests run on their
+/// own — the workspace's binaries are built once, as `scripts/test.sh` builds them.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let path = bin_dir().join(name);
@@ -29,7 +29,8 @@ pub fn binary(name: &str) -> PathBuf {
         BUILT.get_or_init(|| {
             let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
             command
-                .args(["build", "-q", "--workspace", "--bins", "--features", "toolbridge-providers/fake-server"])
+                .args(["build", "-q", "--workspace", "--bins", "--example", "custom_cli"])
+                .args(["--features", "toolbridge-providers/fake-server"])
                 .current_dir(workspace());
             if bin_dir().file_name().is_some_and(|profile| profile == "release") {
                 command.arg("--release");

@@ -12,13 +12,17 @@
 //! loopback names plus [`HttpServeOptions::allowed_hosts`] (DNS-rebinding protection), and
 //! requires `Authorization: Bearer TOKEN` when a token is set.
 
+mod endpoint;
 mod gateway;
+mod handler;
 mod relay;
 mod resource;
 mod upstream;
 
+pub use endpoint::ExecutionEndpoint;
 pub use resource::ResourceServer;
 
+use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -187,28 +191,54 @@ pub async fn serve_http(
         tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { addr, message: e.to_string() })?;
     let bound = listener.local_addr()?;
     let stop = CancellationToken::new();
+    let shared = gateway(catalogue, &gateway_options, &stop).await;
+    let guard = options.oauth.clone().map(|settings| resource::Guard::new(settings, &format!("http://{bound}")));
+    let mut router = router(move || Gateway::session(&shared), options, &stop);
+    if let Some(guard) = guard {
+        // The metadata is public: outside the token checks.
+        let metadata = axum::Json(guard.metadata());
+        let at = reqwest::Url::parse(&guard.metadata_url()).map(|u| u.path().to_owned()).unwrap_or_default();
+        let document = metadata.clone();
+        router = router
+            .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+                Arc::clone(&guard).check(request, next)
+            }))
+            .route(&at, axum::routing::get(move || async move { metadata }))
+            .route("/.well-known/oauth-protected-resource", axum::routing::get(move || async move { document }));
+    }
+    on_bound(bound);
+    let stopper = stop.clone();
+    axum::serve(listener.tap_io(no_delay), router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopper.cancel();
+        })
+        .await?;
+    Ok(())
+}
+
+/// The streamable-HTTP service at `/mcp` of the handlers `session` makes (one per session):
+/// Host/Origin checked, sessions bounded, the bearer token required when set. Its sessions end
+/// when `stop` is cancelled.
+fn router<S, F>(session: F, options: HttpServeOptions, stop: &CancellationToken) -> axum::Router
+where
+    S: rmcp::ServerHandler,
+    F: Fn() -> S + Send + Sync + 'static,
+{
     let hosts: Vec<String> =
         LOOPBACK.iter().map(|h| (*h).to_owned()).chain(options.allowed_hosts.iter().cloned()).collect();
     let origins: Vec<String> =
         hosts.iter().flat_map(|h| ["http", "https"].map(|scheme| format!("{scheme}://{h}:*"))).collect();
     let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts).with_allowed_origins(origins);
     config.cancellation_token = stop.child_token();
-    let shared = gateway(catalogue, &gateway_options, &stop).await;
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle_timeout);
     let sessions = Arc::new(sessions);
-    let service = StreamableHttpService::new(move || Ok(Gateway::session(&shared)), Arc::clone(&sessions), config);
+    let service = StreamableHttpService::new(move || Ok(session()), Arc::clone(&sessions), config);
     let token = options.token.map(Arc::<str>::from);
     let max_sessions = options.max_sessions;
-    let mut router = axum::Router::new().nest_service("/mcp", service);
-    let guard = options.oauth.map(|settings| resource::Guard::new(settings, &format!("http://{bound}")));
-    if let Some(guard) = &guard {
-        let checker = Arc::clone(guard);
-        router = router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-            Arc::clone(&checker).check(request, next)
-        }));
-    }
-    let router = router
+    axum::Router::new()
+        .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
             let sessions = Arc::clone(&sessions);
             async move { limit_sessions(&sessions, max_sessions, request, next).await }
@@ -216,28 +246,7 @@ pub async fn serve_http(
         .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
             let token = token.clone();
             async move { authorize(token.as_deref(), request, next).await }
-        }));
-    // The metadata is public: outside the token checks.
-    let router = match guard {
-        Some(guard) => {
-            let metadata = axum::Json(guard.metadata());
-            let at = reqwest::Url::parse(&guard.metadata_url()).map(|u| u.path().to_owned()).unwrap_or_default();
-            let document = metadata.clone();
-            router
-                .route(&at, axum::routing::get(move || async move { metadata }))
-                .route("/.well-known/oauth-protected-resource", axum::routing::get(move || async move { document }))
-        }
-        None => router,
-    };
-    on_bound(bound);
-    let stopper = stop.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopper.cancel();
-        })
-        .await?;
-    Ok(())
+        }))
 }
 
 /// A request that would open a session (no `Mcp-Session-Id`) is refused once `max` are open.
@@ -273,4 +282,12 @@ async fn authorize(token: Option<&str>, request: Request, next: Next) -> Respons
         }
     }
     next.run(request).await
+}
+
+/// Answers go out as soon as they are written: without `TCP_NODELAY` a response written in
+/// two parts (headers, then an SSE event) waits for the client's delayed ACK (~40 ms).
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
 }

@@ -1,6 +1,6 @@
 //! `toolbridge agent create|list|show|delete`.
 
-use toolbridge_runtime::{AgentDefinition, RegistryError, RuntimeType};
+use toolbridge_runtime::{AgentDefinition, RegistryError, RuntimeError, RuntimeType};
 
 use crate::args::{AgentCommand, ToolArgs};
 use crate::error::{CliError, CliResult};
@@ -18,7 +18,7 @@ pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
                 runtime_config.as_deref().map(|text| parse_json_arg(text, "--runtime-config")).transpose()?;
             agent.system_prompt = system_prompt;
             attach_tools(app, &mut agent, &tools)?;
-            validate(app, &agent)?;
+            validate(app, &agent).await?;
             if force {
                 store.upsert_agent(&agent).await?;
             } else {
@@ -73,13 +73,25 @@ pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
 }
 
 /// Everything that can be checked before the agent runs: its runtime, its `runtime_config`
-/// (the runtime's schema, then its own `validate_config`), in one registry call.
-pub(crate) fn validate(app: &App, agent: &AgentDefinition) -> CliResult {
-    let registry = app.registry(&app.pool())?;
-    registry.validate_agent(agent).map_err(|error| {
-        let hint = matches!(error, RegistryError::Config { .. })
-            .then(|| format!("see the schema with `toolbridge runtimes --json` ({})", agent.runtime));
-        let error = CliError::usage(error);
+/// (the runtime's schema, then its own `validate_config`; a plugin's is asked of the plugin,
+/// which starts it).
+pub(crate) async fn validate(app: &App, agent: &AgentDefinition) -> CliResult {
+    let registry = app.registry(&app.pool()).await?;
+    registry.check_agent(agent).await.map_err(|error| {
+        let hint = matches!(
+            error,
+            RegistryError::Config { .. } | RegistryError::Invalid { source: RuntimeError::Config(_), .. }
+        )
+        .then(|| format!("see the schema with `toolbridge runtimes --json` ({})", agent.runtime));
+        let error = match error {
+            // A runtime that could not answer (a plugin that did not start) is not a usage error.
+            RegistryError::Invalid { source, runtime }
+                if !matches!(source, RuntimeError::Config(_) | RuntimeError::InvalidContext(_)) =>
+            {
+                CliError::failure(format!("runtime `{runtime}` could not validate the agent: {source}"))
+            }
+            other => CliError::usage(other),
+        };
         match hint {
             Some(hint) => error.hint(hint),
             None => error,

@@ -7,4 +7,5 @@ pub(crate) mod executions;
 pub(crate) mod run;
 pub(crate) mod runtimes;
 pub(crate) mod serve;
+pub(crate) mod server;
 pub(crate) mod tools;

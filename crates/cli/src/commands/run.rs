@@ -71,7 +71,7 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     let store = app.store()?;
     let agent = agent(app, &args).await?;
     let pool = app.pool();
-    let registry = app.registry_with(&pool, crate::elicit::for_run(args.json))?;
+    let registry = app.registry_with(&pool, crate::elicit::for_run(args.json)).await?;
     registry.validate_config(&agent.runtime, agent.runtime_config.as_ref()).map_err(CliError::usage)?;
     let runtime = registry.create(&agent.runtime, RuntimeDeps::new(store.clone())).map_err(CliError::usage)?;
     if runtime.requires_model()
