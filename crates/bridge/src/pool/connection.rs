@@ -408,6 +408,14 @@ impl Connection {
                             tidy_error(&error.to_string())
                         )));
                     };
+                    if http.oauth.is_none() && http.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+                        // A static credential from the config, refused: no login would help.
+                        return Err(StartError::failed(format!(
+                            "server {name:?} at {} refused the Authorization header of its config (HTTP 401); \
+                             check the token",
+                            http.url
+                        )));
+                    }
                     if !auth.can_authorize() {
                         return Err(StartError::Login(auth.login_required()));
                     }
