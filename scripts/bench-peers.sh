@@ -71,5 +71,11 @@ if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
   cargo bench --quiet -p toolbridge --bench catalogue > "$CRIT" 2>&1
   cargo bench --quiet -p toolbridge-agent --bench agent_loop >> "$CRIT" 2>&1
 fi
-python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" > BENCHMARKS.md
+# Runtime plugins: an execution through a plugin and a tool call through its endpoint.
+PLUGINS=$ROOT/target/bench/plugins-$DATE.md
+if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
+  cargo build --release --quiet -p testbed-mcp -p toolbridge-plugin --example plugin_overhead
+  "$ROOT/target/release/examples/plugin_overhead" "$ROOT/target/release/testbed-mcp" 300 > "$PLUGINS"
+fi
+python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" "$PLUGINS" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md from $OUT" >&2

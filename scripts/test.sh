@@ -20,6 +20,20 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "dependencies: cargo machete (unused), cargo deny (licenses, bans, sources)"
+tools=$(bash scripts/setup-lint-tools.sh)
+"$tools/cargo-machete"
+"$tools/cargo-deny" --log-level error check bans licenses sources
+
+step "cargo package: every library crate, as it would be published"
+# One command for all of them: cargo packages a workspace's interdependent crates together
+# (metadata, file lists, versioned dependencies on each other). Not --verify: that rebuilds
+# every crate's whole dependency tree from scratch, once per crate (tens of minutes on this
+# machine); the crates have no build scripts and include no files from outside themselves,
+# and the rest of this script builds them.
+cargo package --locked --allow-dirty --no-verify --workspace \
+  --exclude testbed-mcp --exclude toolbridge-test-support --exclude toolbridge-bench
+
 step "build binaries used by the tests"
 cargo build --workspace --bins --example custom_cli --locked --features toolbridge-providers/fake-server
 

@@ -46,11 +46,13 @@ impl AgentLoopConfig {
     /// Default tool concurrency.
     pub const DEFAULT_MAX_PARALLEL_TOOLS: u32 = 8;
 
-    pub(crate) fn max_iterations(&self) -> u32 {
+    /// The iteration budget.
+    pub fn max_iterations(&self) -> u32 {
         self.max_iterations.unwrap_or(Self::DEFAULT_MAX_ITERATIONS)
     }
 
-    pub(crate) fn max_parallel_tools(&self) -> usize {
+    /// How many tool calls may run at once.
+    pub fn max_parallel_tools(&self) -> usize {
         if self.parallel_tool_calls == Some(false) {
             1
         } else {
@@ -58,13 +60,14 @@ impl AgentLoopConfig {
         }
     }
 
-    pub(crate) fn tool_timeout(&self) -> Option<Duration> {
+    /// The time limit of each tool call, if the config sets one.
+    pub fn tool_timeout(&self) -> Option<Duration> {
         self.tool_timeout_ms.map(Duration::from_millis)
     }
 
     /// Fields set in `over` replace those of `self`.
     #[must_use]
-    pub(crate) fn merged_with(&self, over: &Self) -> Self {
+    pub fn merged_with(&self, over: &Self) -> Self {
         Self {
             max_iterations: over.max_iterations.or(self.max_iterations),
             parallel_tool_calls: over.parallel_tool_calls.or(self.parallel_tool_calls),

@@ -7,6 +7,11 @@
 //! the token limit is reached (`length`) or the execution is cancelled. Every tool call lands
 //! in the result's `tool_execution_messages`, whatever its outcome.
 //!
+//! The loop's pure steps (first request, applying a model reply and deciding the finish
+//! reason, tool results into messages, the result) are in [`steps`], and [`prepare`] turns a
+//! context into a [`Prepared`] execution (provider, catalogue, config): the durable runtime of
+//! `toolbridge-durable` runs the same steps as a Temporal workflow.
+//!
 //! ```no_run
 //! use toolbridge_agent::{AgentLoopOptions, register};
 //! use toolbridge_runtime::{RuntimeDeps, RuntimeExecutionContext, RuntimeRegistry, RuntimeType};
@@ -22,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
 mod config;
@@ -29,9 +35,11 @@ mod interaction;
 mod messages;
 mod run;
 mod runtime;
+pub mod steps;
 
 pub use config::AgentLoopConfig;
-pub use runtime::{AgentLoopOptions, AgentLoopRuntime, MODEL_VARIABLE};
+pub use run::Prepared;
+pub use runtime::{AgentLoopOptions, AgentLoopRuntime, MODEL_VARIABLE, model_of, prepare};
 
 use toolbridge_runtime::{RegistryError, RuntimeRegistry, RuntimeSpec, RuntimeType};
 

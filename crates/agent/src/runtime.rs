@@ -50,7 +50,7 @@ impl AgentLoopOptions {
 }
 
 /// Where the model comes from: the context's `model_id`, else `TOOLBRIDGE_MODEL`.
-pub(crate) fn model_of(ctx: &RuntimeExecutionContext) -> Option<String> {
+pub fn model_of(ctx: &RuntimeExecutionContext) -> Option<String> {
     ctx.model_id
         .clone()
         .filter(|m| !m.trim().is_empty())
@@ -62,6 +62,55 @@ pub const MODEL_VARIABLE: &str = "TOOLBRIDGE_MODEL";
 
 const NO_MODEL: &str = "no model: give the agent a model_id (e.g. `--model openai:gpt-4o-mini`), \
                         or set TOOLBRIDGE_MODEL";
+
+/// Prepares one execution of the agent loop from its context: the model (the context's
+/// `model_id`, else `TOOLBRIDGE_MODEL`) and its provider, and the catalogue of the context's
+/// skills and MCP servers (through the options' pool; policy applied; schemas for the
+/// provider). Errors are [`RuntimeError::InvalidContext`], naming what is wrong.
+pub async fn prepare(
+    options: &AgentLoopOptions,
+    config: AgentLoopConfig,
+    ctx: &RuntimeExecutionContext,
+) -> Result<Prepared, RuntimeError> {
+    let model_id = model_of(ctx).ok_or_else(|| RuntimeError::InvalidContext(NO_MODEL.into()))?;
+    let (provider, model) = provider_for_model(&model_id, &options.provider_env, options.provider_options.clone())
+        .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+    let target = match provider.schema_dialect() {
+        ToolSchemaDialect::OpenAi if config.strict_tools == Some(true) => SchemaTarget::OpenAiStrict,
+        ToolSchemaDialect::OpenAi => SchemaTarget::OpenAi,
+        ToolSchemaDialect::Anthropic => SchemaTarget::Anthropic,
+        ToolSchemaDialect::Gemini => SchemaTarget::Gemini,
+    };
+    // The tool configuration is typed already; here its templates are expanded.
+    let tools =
+        ToolConfig { mcp_servers: ctx.mcp_servers.clone(), skills: ctx.skills.clone(), policy: ctx.policy.clone() };
+    let catalogue = CatalogueBuilder::new(options.pool.clone())
+        .tools(&tools, "mcp_servers", &ProcessEnv)
+        .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
+        .sources(options.custom_sources.iter().cloned())
+        .policy_context(PolicyContext::of(ctx))
+        .options(CatalogueOptions {
+            max_output_bytes: config.tool_output_limit.unwrap_or(DEFAULT_MAX_OUTPUT_BYTES),
+            ..CatalogueOptions::default()
+        })
+        .build()
+        .await
+        .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+    // A server that needs a login this execution cannot run fails it at start, naming the
+    // command that logs in (a degraded catalogue would hide it until the model tried).
+    if let Some(failure) = catalogue.failures().iter().find(|f| f.login_command.is_some()) {
+        return Err(RuntimeError::InvalidContext(failure.error.clone()));
+    }
+    let mut metadata = Map::new();
+    metadata.insert("tools_offered".into(), json!(catalogue.len()));
+    metadata.insert("mcp_servers".into(), json!(ctx.mcp_servers.len()));
+    if !catalogue.failures().is_empty() {
+        metadata.insert("unavailable_sources".into(), json!(catalogue.failures()));
+    }
+    let interactions =
+        Arc::new(ExecutionInteractions::new(Arc::clone(&provider), model.clone(), options.elicitor.clone()));
+    Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata, interactions })
+}
 
 /// The bundled tool-calling agent loop (`agent_loop`, also what `default` resolves to).
 #[derive(Debug)]
@@ -84,45 +133,7 @@ impl AgentLoopRuntime {
 
     async fn prepare(&self, ctx: &RuntimeExecutionContext) -> Result<Prepared, RuntimeError> {
         let config = self.defaults.merged_with(&self.validator.parse(ctx.runtime_config.as_ref())?);
-        let model_id = model_of(ctx).ok_or_else(|| RuntimeError::InvalidContext(NO_MODEL.into()))?;
-        let (provider, model) =
-            provider_for_model(&model_id, &self.options.provider_env, self.options.provider_options.clone())
-                .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
-        let target = match provider.schema_dialect() {
-            ToolSchemaDialect::OpenAi if config.strict_tools == Some(true) => SchemaTarget::OpenAiStrict,
-            ToolSchemaDialect::OpenAi => SchemaTarget::OpenAi,
-            ToolSchemaDialect::Anthropic => SchemaTarget::Anthropic,
-            ToolSchemaDialect::Gemini => SchemaTarget::Gemini,
-        };
-        // The tool configuration is typed already; here its templates are expanded.
-        let tools =
-            ToolConfig { mcp_servers: ctx.mcp_servers.clone(), skills: ctx.skills.clone(), policy: ctx.policy.clone() };
-        let catalogue = CatalogueBuilder::new(self.options.pool.clone())
-            .tools(&tools, "mcp_servers", &ProcessEnv)
-            .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?
-            .sources(self.options.custom_sources.iter().cloned())
-            .policy_context(PolicyContext::of(ctx))
-            .options(CatalogueOptions {
-                max_output_bytes: config.tool_output_limit.unwrap_or(DEFAULT_MAX_OUTPUT_BYTES),
-                ..CatalogueOptions::default()
-            })
-            .build()
-            .await
-            .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
-        // A server that needs a login this execution cannot run fails it at start, naming the
-        // command that logs in (a degraded catalogue would hide it until the model tried).
-        if let Some(failure) = catalogue.failures().iter().find(|f| f.login_command.is_some()) {
-            return Err(RuntimeError::InvalidContext(failure.error.clone()));
-        }
-        let mut metadata = Map::new();
-        metadata.insert("tools_offered".into(), json!(catalogue.len()));
-        metadata.insert("mcp_servers".into(), json!(ctx.mcp_servers.len()));
-        if !catalogue.failures().is_empty() {
-            metadata.insert("unavailable_sources".into(), json!(catalogue.failures()));
-        }
-        let interactions =
-            Arc::new(ExecutionInteractions::new(Arc::clone(&provider), model.clone(), self.options.elicitor.clone()));
-        Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata, interactions })
+        prepare(&self.options, config, ctx).await
     }
 
     async fn prepare_cancellable(

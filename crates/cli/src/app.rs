@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 use toolbridge::config::Secrets;
 use toolbridge_runtime::{RuntimeFactory, RuntimeSpec};
 
-use crate::args::{Command, Parsed};
+use crate::args::{Command, ExecutionsCommand, GLOBAL_OPTIONS, McpCommand, Parsed};
 use crate::error::{CliError, CliResult};
 use crate::output::{Printer, colors, stdout_closed};
 use crate::setup::{App, SpecFactory};
@@ -73,19 +73,33 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         // This binary is also the sandbox helper every child process is launched through.
         toolbridge_sandbox::run_if_helper();
-        let parsed = Parsed::parse();
+        let parsed = match Parsed::from_arg_matches(&command().get_matches()) {
+            Ok(parsed) => parsed,
+            Err(error) => error.exit(),
+        };
         let secrets = Secrets::from_env();
         let color = colors(parsed.global.color);
-        crate::logging::init(parsed.global.verbose, parsed.global.quiet, color, &secrets);
+        crate::logging::init(parsed.global.verbose, parsed.global.quiet, color.1, &secrets);
         let json = matches!(
             &parsed.command,
             Command::Tools { json: true, .. }
                 | Command::Call { json: true, .. }
                 | Command::Runtimes(crate::args::RuntimesArgs { json: true, .. })
                 | Command::Run(crate::args::RunArgs { json: true, .. })
+                | Command::Mcp(McpCommand::List { json: true })
+                | Command::Executions(
+                    ExecutionsCommand::List { json: true, .. } | ExecutionsCommand::Show { json: true, .. }
+                )
         );
         let printer = Printer::new(color, parsed.global.quiet, json, secrets.clone());
-        let app = App::new(printer.clone(), secrets, parsed.global.db.clone(), self.runtimes);
+        let app = App::new(
+            printer.clone(),
+            secrets,
+            parsed.global.db.clone(),
+            self.runtimes,
+            #[cfg(feature = "temporal")]
+            crate::commands::durable::settings(&parsed.global.temporal),
+        );
         let runtime = match runtime_builder(&parsed.command).enable_all().build() {
             Ok(runtime) => runtime,
             Err(error) => {
@@ -110,14 +124,35 @@ impl Cli {
     }
 }
 
+/// The command line: the global options are listed once, in `toolbridge --help`, not again in
+/// every subcommand's help (which says where they are).
+fn command() -> clap::Command {
+    let mut command = Parsed::command();
+    // Building propagates the global options into the subcommands, where they can be hidden.
+    command.build();
+    hide_global_options(command)
+}
+
+fn hide_global_options(command: clap::Command) -> clap::Command {
+    command.mut_subcommands(|sub| {
+        let sub = sub
+            .mut_args(|arg| if GLOBAL_OPTIONS.contains(&arg.get_id().as_str()) { arg.hide(true) } else { arg })
+            .after_help("Global options (--db, --quiet, --verbose, --color): see `toolbridge --help`.");
+        hide_global_options(sub)
+    })
+}
+
 /// The async runtime. Commands run on the main thread (tokio's current-thread runtime): an
 /// agent run or a tool call waits on pipes and sockets, and one thread avoids cross-thread
 /// wake-ups on every message (measured in BENCHMARKS.md: ~15 % lower call latency). `serve`
-/// and `server`, which answer many clients at once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS`
-/// overrides both (`1`: current-thread, `N`: N workers).
+/// and `server`, which answer many clients at once, and `worker`, which runs many executions at
+/// once, get one worker per core. `TOOLBRIDGE_WORKER_THREADS` overrides both (`1`:
+/// current-thread, `N`: N workers).
 fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     let threads = std::env::var("TOOLBRIDGE_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok());
-    let threads = threads.unwrap_or(if matches!(command, Command::Serve(_) | Command::Server(_)) { 0 } else { 1 });
+    let serving = matches!(command, Command::Serve(_) | Command::Server(_) | Command::Mcp(McpCommand::Serve(_)))
+        || serves(command);
+    let threads = threads.unwrap_or(if serving { 0 } else { 1 });
     match threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         0 => tokio::runtime::Builder::new_multi_thread(),
@@ -129,14 +164,29 @@ fn runtime_builder(command: &Command) -> tokio::runtime::Builder {
     }
 }
 
+/// Whether the command serves many executions at once (a durable-execution worker).
+fn serves(command: &Command) -> bool {
+    #[cfg(feature = "temporal")]
+    if matches!(command, Command::Worker(_)) {
+        return true;
+    }
+    let _ = command;
+    false
+}
+
 async fn dispatch(app: &App, command: Command) -> CliResult {
-    crate::signals::install();
-    // `run`, `serve` and `server` handle termination themselves (cancel and store; shut down cleanly);
-    // any other command just stops, its pool's process groups killed as it is dropped.
+    let chat = matches!(command, Command::Chat(_));
+    crate::signals::install(if chat { crate::signals::Mode::Interrupt } else { crate::signals::Mode::Terminate });
+    // `run`, `chat`, `serve` and `server` handle termination themselves (cancel and store; shut
+    // down cleanly); any other command just stops, its pool's process groups killed as it is
+    // dropped.
     let outcome = match command {
         Command::Run(args) => crate::commands::run::run(app, args).await,
-        Command::Serve(args) => crate::commands::serve::run(app, args).await,
+        Command::Chat(args) => crate::commands::chat::run(app, args).await,
+        Command::Serve(args) | Command::Mcp(McpCommand::Serve(args)) => crate::commands::serve::run(app, args).await,
         Command::Server(args) => crate::commands::server::run(app, args).await,
+        #[cfg(feature = "temporal")]
+        Command::Worker(args) => crate::commands::worker::run(app, args).await,
         command => tokio::select! {
             outcome = other(app, command) => outcome,
             () = crate::signals::termination() => Err(CliError::failure("interrupted")),
@@ -151,7 +201,10 @@ async fn dispatch(app: &App, command: Command) -> CliResult {
 async fn other(app: &App, command: Command) -> CliResult {
     use crate::commands;
     match command {
-        Command::Tools { tools, json } => commands::tools::run(app, &tools, json).await,
+        Command::Tools { names, tools, allow_degraded, json } => {
+            commands::tools::run(app, &tools, &names, allow_degraded, json).await
+        }
+        Command::Mcp(command) => commands::mcp::run(app, command),
         Command::Call { name, args, tools, timeout, json } => {
             commands::call::run(app, &name, &args, &tools, timeout, json).await
         }
@@ -165,8 +218,10 @@ async fn other(app: &App, command: Command) -> CliResult {
             app.printer.write(&String::from_utf8_lossy(&script));
             Ok(())
         }
-        Command::Run(_) | Command::Serve(_) | Command::Server(_) => {
+        Command::Run(_) | Command::Chat(_) | Command::Serve(_) | Command::Server(_) => {
             Err(CliError::failure("internal error: command dispatched twice"))
         }
+        #[cfg(feature = "temporal")]
+        Command::Worker(_) => Err(CliError::failure("internal error: command dispatched twice")),
     }
 }

@@ -18,17 +18,21 @@
 //! }
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;
 mod args;
 mod commands;
 mod elicit;
+mod discovery;
 mod error;
+mod live;
 mod logging;
 mod output;
 mod plugins;
 mod setup;
 mod signals;
 mod tokens;
+mod terminal;
 
 pub use app::Cli;

@@ -52,11 +52,12 @@ impl<'a> MakeWriter<'a> for MakeScrubbingStderr {
 /// Logs to stderr (stdout stays clean for results and JSON) at the level `-q`/`-v…` ask for,
 /// unless `RUST_LOG` says otherwise; ANSI colours only when `color` is on.
 pub(crate) fn init(verbose: u8, quiet: bool, color: bool, secrets: &Secrets) {
+    // rmcp logs a failed connection on its own (an error dump of the transport), and the
+    // catalogue warns of every unavailable source: the CLI prints one line per failure itself,
+    // so by default those stay quiet (`-v` shows them).
     let default = match (quiet, verbose) {
-        // rmcp's transport worker logs its own end as an error (a server wanting a login, a
-        // dropped connection); the pool reports those itself, with what to do.
-        (true, _) => "error,rmcp::transport::worker=off",
-        (false, 0) => "warn,rmcp::transport::worker=off",
+        (true, _) => "error,rmcp=off",
+        (false, 0) => "warn,rmcp=off,toolbridge::catalogue=error",
         (false, 1) => "info,toolbridge=info",
         (false, 2) => "debug",
         _ => "trace",

@@ -12,7 +12,6 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use toolbridge::config::Secrets;
-use toolbridge_runtime::{ExecutionEvent, ToolStatus};
 
 use crate::args::ColorChoice;
 
@@ -43,41 +42,74 @@ pub(crate) fn line_unscrubbed(text: &str) {
     write_stdout(format!("{text}\n").as_bytes());
 }
 
-/// Whether colours are on for `choice`.
-pub(crate) fn colors(choice: ColorChoice) -> bool {
+/// Which streams get colours for `choice`: `(stdout, stderr)`. `auto` colours a stream only
+/// when it is a terminal and `NO_COLOR` is not set.
+pub(crate) fn colors(choice: ColorChoice) -> (bool, bool) {
     match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Always => (true, true),
+        ColorChoice::Never => (false, false),
+        ColorChoice::Auto => {
+            let allowed = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            (allowed && std::io::stdout().is_terminal(), allowed && std::io::stderr().is_terminal())
+        }
     }
+}
+
+/// `text` without ANSI escape sequences (for a stream that gets no colours).
+pub(crate) fn strip_ansi(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\x1b') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte in @..~.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// How to print.
 #[derive(Debug, Clone)]
 pub(crate) struct Printer {
-    pub(crate) color: bool,
+    /// Colours on stderr.
+    color_err: bool,
+    /// Colours on stdout.
+    color_out: bool,
     pub(crate) quiet: bool,
-    /// Interactive decorations (spinners) are allowed.
+    /// Interactive decorations (spinners, progress) are allowed.
     pub(crate) interactive: bool,
     secrets: Secrets,
 }
 
 impl Printer {
-    pub(crate) fn new(color: bool, quiet: bool, json: bool, secrets: Secrets) -> Self {
+    pub(crate) fn new(colors: (bool, bool), quiet: bool, json: bool, secrets: Secrets) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
-        Self { color, quiet, interactive: stderr_tty && !quiet && !json, secrets }
+        let (color_out, color_err) = colors;
+        Self { color_err, color_out, quiet, interactive: stderr_tty && !quiet && !json, secrets }
     }
 
     /// One line of result on stdout.
     pub(crate) fn line(&self, text: &str) {
-        let mut bytes = self.secrets.scrub(text).into_bytes();
+        let text = if self.color_out { std::borrow::Cow::Borrowed(text) } else { strip_ansi(text) };
+        let mut bytes = self.secrets.scrub(&text).into_bytes();
         bytes.push(b'\n');
         write_stdout(&bytes);
     }
 
     /// Text on stdout as it comes (streamed content).
     pub(crate) fn write(&self, text: &str) {
-        write_stdout(self.secrets.scrub(text).as_bytes());
+        let text = if self.color_out { std::borrow::Cow::Borrowed(text) } else { strip_ansi(text) };
+        write_stdout(self.secrets.scrub(&text).as_bytes());
     }
 
     /// Pretty JSON on stdout.
@@ -88,8 +120,9 @@ impl Printer {
         }
     }
 
+    /// `text` in a colour; the escapes are dropped again from a stream that gets no colours.
     pub(crate) fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color_err || self.color_out { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
     }
 
     pub(crate) fn dim(&self, text: &str) -> String {
@@ -102,6 +135,10 @@ impl Printer {
 
     pub(crate) fn red(&self, text: &str) -> String {
         self.paint("31", text)
+    }
+
+    pub(crate) fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
     }
 
     pub(crate) fn bold(&self, text: &str) -> String {
@@ -117,7 +154,8 @@ impl Printer {
 
     /// A line on stderr, whatever `--quiet` says (errors).
     pub(crate) fn stderr(&self, line: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{}", self.secrets.scrub(line));
+        let line = if self.color_err { std::borrow::Cow::Borrowed(line) } else { strip_ansi(line) };
+        let _ = writeln!(std::io::stderr().lock(), "{}", self.secrets.scrub(&line));
     }
 
     /// A spinner on stderr while something slow runs (nothing when not interactive).
@@ -133,39 +171,16 @@ impl Printer {
         bar.enable_steady_tick(Duration::from_millis(100));
         Some(bar)
     }
+}
 
-    /// Prints one streaming event of `run`.
-    pub(crate) fn event(&self, event: &ExecutionEvent) {
-        match event {
-            ExecutionEvent::ContentChunk { text } => self.write(text),
-            ExecutionEvent::ToolStart { tool_name, tool_args, .. } => {
-                self.status(&format!(
-                    "{} {} {}",
-                    self.dim("→"),
-                    self.bold(tool_name),
-                    self.dim(&short(&tool_args.to_string(), 80))
-                ));
-            }
-            ExecutionEvent::ToolComplete { tool_name, status, duration_ms, error, output, .. } => {
-                let (mark, detail) = match status {
-                    ToolStatus::Success => (self.green("✓"), short(output.as_deref().unwrap_or_default(), 80)),
-                    ToolStatus::Failed => (self.red("✗"), short(error.as_deref().unwrap_or_default(), 120)),
-                };
-                self.status(&format!(
-                    "{mark} {} {} {}",
-                    self.bold(tool_name),
-                    self.dim(&format!("{duration_ms} ms")),
-                    self.dim(&detail)
-                ));
-            }
-            ExecutionEvent::ThinkingStart => self.status(&self.dim("(thinking…)")),
-            ExecutionEvent::ToolProgress { tool_name, progress, total, message, .. } => {
-                let of = total.map(|t| format!("/{t}")).unwrap_or_default();
-                let message = message.as_deref().map(|m| format!(" {}", short(m, 60))).unwrap_or_default();
-                self.status(&self.dim(&format!("  … {tool_name} {progress}{of}{message}")));
-            }
-            _ => {}
-        }
+/// A duration as people read it, the same wherever it is shown: `850 ms`, `12.3 s`, `4m 05s`,
+/// `2h 03m`.
+pub(crate) fn duration(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m {:02}s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{}h {:02}m", ms / 3_600_000, (ms / 60_000) % 60),
     }
 }
 
@@ -181,6 +196,20 @@ pub(crate) fn short(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(850), "850 ms");
+        assert_eq!(duration(12_345), "12.3 s");
+        assert_eq!(duration(245_000), "4m 05s");
+        assert_eq!(duration(7_380_000), "2h 03m");
+    }
+
+    #[test]
+    fn ansi_escapes_are_stripped() {
+        assert_eq!(strip_ansi("\x1b[1mbold\x1b[0m and \x1b[2;31mred\x1b[0m"), "bold and red");
+        assert_eq!(strip_ansi("plain"), "plain");
+    }
 
     #[test]
     fn short_cuts_on_chars_and_flattens_lines() {

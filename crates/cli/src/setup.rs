@@ -3,20 +3,22 @@
 //! few steps commands share (reading tool configuration once, making the pool, the registry,
 //! the store, a catalogue).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
-use toolbridge::config::{ProcessEnv, Secrets, ToolConfig};
-use toolbridge::{Catalogue, CatalogueBuilder, Pool, PoolOptions, SandboxHelper};
+use toolbridge::config::{McpServers, ProcessEnv, Secrets, ToolConfig, load_mcp_file, load_policy, load_skills};
+use toolbridge::{Catalogue, CatalogueBuilder, CatalogueError, Pool, PoolOptions, SandboxHelper, SourceFailure};
 use toolbridge_agent::AgentLoopOptions;
 use toolbridge_runtime::{RuntimeRegistry, RuntimeSpec};
 use toolbridge_store::Store;
 
 use crate::args::ToolArgs;
+use crate::discovery::Discovered;
 use crate::error::{CliError, CliResult};
 use crate::output::Printer;
 use crate::plugins::Plugins;
+use crate::terminal::ask_for_inputs;
 
 /// Makes a runtime's registry entry (a runtime registered by a program embedding the CLI).
 pub(crate) type SpecFactory = Arc<dyn Fn() -> RuntimeSpec + Send + Sync>;
@@ -30,6 +32,9 @@ pub(crate) struct App {
     pub(crate) runtimes: Vec<SpecFactory>,
     /// The runtime plugins registered by [`registry`](Self::registry), to shut down at the end.
     pub(crate) plugins: Plugins,
+    /// Where Temporal is (durable executions).
+    #[cfg(feature = "temporal")]
+    pub(crate) temporal: toolbridge_durable::TemporalSettings,
 }
 
 impl std::fmt::Debug for App {
@@ -46,17 +51,64 @@ pub(crate) fn parse_json_arg(text: &str, flag: &str) -> CliResult<Value> {
     })
 }
 
+/// A tool configuration as read, and where its servers came from (for messages).
+#[derive(Debug, Default)]
+pub(crate) struct Tools {
+    pub(crate) config: ToolConfig,
+    pub(crate) origin: String,
+}
+
 impl App {
-    pub(crate) fn new(printer: Printer, secrets: Secrets, db: Option<PathBuf>, runtimes: Vec<SpecFactory>) -> Self {
-        Self { printer, secrets, db, runtimes, plugins: Plugins::default() }
+    pub(crate) fn new(
+        printer: Printer,
+        secrets: Secrets,
+        db: Option<PathBuf>,
+        runtimes: Vec<SpecFactory>,
+        #[cfg(feature = "temporal")] temporal: toolbridge_durable::TemporalSettings,
+    ) -> Self {
+        Self {
+            printer,
+            secrets,
+            db,
+            runtimes,
+            plugins: Plugins::default(),
+            #[cfg(feature = "temporal")]
+            temporal,
+        }
     }
 
-    /// The tool configuration of `--mcp-config`, `--skills` and `--policy`, read and typed once.
-    pub(crate) fn tools(&self, args: &ToolArgs) -> CliResult<ToolConfig> {
-        let config = ToolConfig::load(args.mcp_config.as_deref(), args.skills.as_deref(), args.policy.as_deref())
-            .map_err(CliError::usage)?;
+    /// The tool configuration of `--mcp-config` (else the discovered configuration files, see
+    /// [`crate::discovery`]), `--skills` and `--policy`, read and typed once; the inputs its
+    /// servers need asked for in a terminal.
+    pub(crate) fn tools(&self, args: &ToolArgs) -> CliResult<Tools> {
+        self.load_tools(args, true)
+    }
+
+    /// [`tools`](Self::tools), discovering configuration files only when `discover` says so
+    /// (not for a stored agent, which gets exactly what it was given).
+    pub(crate) fn load_tools(&self, args: &ToolArgs, discover: bool) -> CliResult<Tools> {
+        let (servers, inputs, origin) = match &args.mcp_config {
+            Some(path) => {
+                let file = load_mcp_file(path).map_err(CliError::usage)?;
+                (file.servers, file.inputs, path.display().to_string())
+            }
+            None if discover => {
+                let found = Discovered::read()?;
+                if !found.found.is_empty() {
+                    tracing::info!(files = %found.origin(), "MCP servers from the discovered configuration");
+                }
+                (found.servers(), found.inputs(), found.origin())
+            }
+            None => (McpServers::new(), Vec::new(), String::new()),
+        };
+        ask_for_inputs(&servers, &inputs)?;
+        let config = ToolConfig {
+            mcp_servers: servers,
+            skills: args.skills.as_deref().map(load_skills).transpose().map_err(CliError::usage)?.unwrap_or_default(),
+            policy: args.policy.as_deref().map(load_policy).transpose().map_err(CliError::usage)?,
+        };
         self.learn_secrets(&config);
-        Ok(config)
+        Ok(Tools { config, origin })
     }
 
     /// Adds the secrets of `config`'s servers to the process's set (a server whose templates do
@@ -86,7 +138,8 @@ impl App {
         Pool::new(options)
     }
 
-    /// The built-in runtimes: the agent loop and every runtime the embedding program registered.
+    /// The built-in runtimes: the agent loop (and, with the `temporal` feature, its durable
+    /// twin) and every runtime the embedding program registered.
     pub(crate) fn builtin_registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
         self.builtin_registry_with(pool, None)
     }
@@ -102,6 +155,9 @@ impl App {
         let mut options = AgentLoopOptions::new(pool.clone());
         options.elicitor = elicitor;
         toolbridge_agent::register(&mut registry, options).map_err(CliError::failure)?;
+        #[cfg(feature = "temporal")]
+        toolbridge_durable::register(&mut registry, toolbridge_durable::DurableOptions::new(self.temporal.clone()))
+            .map_err(CliError::failure)?;
         for spec in &self.runtimes {
             registry.register(spec()).map_err(CliError::failure)?;
         }
@@ -144,30 +200,53 @@ impl App {
         Ok(Arc::new(store.with_secrets(self.secrets.clone())))
     }
 
-    /// Builds the catalogue of `config` (servers started in parallel, with a spinner on a
-    /// terminal); unavailable servers are reported.
-    pub(crate) async fn catalogue(&self, config: &ToolConfig, origin: &Path, pool: &Pool) -> CliResult<Catalogue> {
+    /// Builds the catalogue of `tools` (servers started in parallel, with a spinner on a
+    /// terminal); unavailable servers are reported, one line each; a required one that is
+    /// unavailable fails the command.
+    pub(crate) async fn catalogue(&self, tools: &Tools, pool: &Pool) -> CliResult<Catalogue> {
         let printer = &self.printer;
-        let builder = CatalogueBuilder::new(pool.clone())
-            .tools(config, &origin.display().to_string(), &ProcessEnv)
-            .map_err(CliError::usage)?;
+        let config = &tools.config;
+        let origin = if tools.origin.is_empty() { "mcp_servers" } else { tools.origin.as_str() };
+        let builder =
+            CatalogueBuilder::new(pool.clone()).tools(config, origin, &ProcessEnv).map_err(CliError::usage)?;
         let count = config.mcp_servers.len();
         let spinner =
             (count > 0).then(|| printer.spinner(format!("starting {}…", plural(count, "MCP server")))).flatten();
-        let catalogue = builder.build().await.map_err(CliError::usage);
+        let catalogue = builder.build().await.map_err(|error| match error {
+            CatalogueError::RequiredUnavailable { server, error } => CliError::failure(format!(
+                "required server {server:?} is unavailable: {}",
+                without_name(&server, &error)
+            )),
+            other => CliError::usage(other),
+        });
         if let Some(spinner) = spinner {
             spinner.finish_and_clear();
         }
         let catalogue = catalogue?;
         for failure in catalogue.failures() {
-            printer.status(&format!(
-                "{} server {:?} unavailable: {}",
-                printer.red("warning:"),
-                failure.source,
-                failure.error
-            ));
+            self.unavailable(failure);
         }
         Ok(catalogue)
+    }
+
+    /// One line for a server that did not start.
+    pub(crate) fn unavailable(&self, failure: &SourceFailure) {
+        let printer = &self.printer;
+        printer.status(&format!(
+            "{} server {:?} unavailable: {}",
+            printer.yellow("warning:"),
+            failure.source,
+            without_name(&failure.source, &failure.error)
+        ));
+    }
+}
+
+/// A server's error without the `server "NAME"` it starts with (the line names it already).
+pub(crate) fn without_name<'a>(server: &str, error: &'a str) -> &'a str {
+    let prefix = format!("server {server:?}");
+    match error.strip_prefix(&prefix) {
+        Some(rest) => rest.strip_prefix(':').unwrap_or(rest).trim_start(),
+        None => error,
     }
 }
 

@@ -1,4 +1,6 @@
-//! Termination signals: what `run` cancels on and `serve` shuts down on.
+//! Termination signals: what `run` cancels on and `serve` shuts down on; in `chat`, Ctrl-C
+//! (SIGINT) is an interruption of the current turn instead ([`interrupts`]), and only SIGTERM
+//! and SIGHUP end the session.
 //!
 //! The handlers are installed when the process starts ([`install`]), so a signal that arrives
 //! while servers are still starting or before a client's handshake is noticed rather than
@@ -10,20 +12,44 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 static TERMINATED: OnceLock<CancellationToken> = OnceLock::new();
+static INTERRUPTS: OnceLock<watch::Sender<u64>> = OnceLock::new();
 
 fn token() -> &'static CancellationToken {
     TERMINATED.get_or_init(CancellationToken::new)
 }
 
+fn interrupt_counter() -> &'static watch::Sender<u64> {
+    INTERRUPTS.get_or_init(|| watch::Sender::new(0))
+}
+
+/// Ctrl-C presses in `chat` (a count that goes up with each).
+pub(crate) fn interrupts() -> watch::Receiver<u64> {
+    interrupt_counter().subscribe()
+}
+
+/// What Ctrl-C means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Termination, like SIGTERM (a second one exits at once).
+    Terminate,
+    /// An interruption of the current turn (`chat`); the session goes on.
+    Interrupt,
+}
+
 /// Starts listening for SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal went away). Call once,
 /// inside the runtime, before anything slow.
-pub(crate) fn install() {
+pub(crate) fn install(mode: Mode) {
     let token = token().clone();
     let seen = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+    let mut terminating = vec![signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP];
+    if mode == Mode::Terminate {
+        terminating.push(signal_hook::consts::SIGINT);
+    }
+    for signal in terminating {
         // The order matters: the conditional exit looks at the flag before this signal sets it.
         let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&seen));
         let _ = signal_hook::flag::register(signal, Arc::clone(&seen));
@@ -34,9 +60,15 @@ pub(crate) fn install() {
         let handlers = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()));
         if let (Ok(mut interrupt), Ok(mut term), Ok(mut hangup)) = handlers {
             tokio::spawn(async move {
-                for _ in 0..2 {
+                let mut terminations = 0;
+                while terminations < 2 {
                     tokio::select! {
-                        _ = interrupt.recv() => {}
+                        _ = interrupt.recv() => {
+                            if mode == Mode::Interrupt {
+                                interrupt_counter().send_modify(|count| *count += 1);
+                                continue;
+                            }
+                        }
                         _ = term.recv() => {}
                         _ = hangup.recv() => {}
                     }
@@ -44,6 +76,7 @@ pub(crate) fn install() {
                         force_exit();
                     }
                     token.cancel();
+                    terminations += 1;
                 }
             });
             return;

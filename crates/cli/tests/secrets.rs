@@ -98,7 +98,8 @@ fn mcp_server_secrets_stay_out_of_output_logs_and_store() {
     };
     check("run", &["-vvv", "run", "--config", &agent, "go"], 0);
     check("run --json", &["-vvv", "run", "--config", &agent, "--json", "go"], 0);
-    check("tools", &["-vvv", "tools", "--mcp-config", &mcp_config, "--json"], 0);
+    check("tools", &["-vvv", "tools", "--mcp-config", &mcp_config, "--json"], 1);
+    check("tools --allow-degraded", &["-vvv", "tools", "--mcp-config", &mcp_config, "--json", "--allow-degraded"], 0);
     check("call of a tool that fails", &["-vvv", "call", "testbed__fail", "--mcp-config", &mcp_config], 1);
     check("call of the unreachable server", &["-vvv", "call", "remote__anything", "--mcp-config", &mcp_config], 1);
     check("call --json that fails", &["-vvv", "call", "testbed__fail", "--mcp-config", &mcp_config, "--json"], 1);

@@ -19,11 +19,15 @@
 //! # Ok::<(), toolbridge_config::ConfigError>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
+mod dotenv;
 mod error;
 mod features;
+mod inputs;
 mod mcp;
+mod paths;
 mod policy;
 pub mod sandbox;
 mod secrets;
@@ -33,9 +37,14 @@ mod template;
 mod tools;
 mod values;
 
+pub use dotenv::{DotenvError, parse_dotenv};
 pub use error::ConfigError;
 pub use features::{ElicitationAnswer, OAuthConfig, OAuthGrant, OAuthSpec, ServerFeatures};
+pub use inputs::{
+    INPUT_ENV_PREFIX, InputSpec, input_env_var, input_references, input_value, parse_inputs, provide_input,
+};
 pub use mcp::McpServers;
+pub use paths::{absolute, expand_workspace_folder, workspace_folder};
 pub use policy::{Conditions, PolicyConfig, PolicyRule, RuleSpec};
 pub use secrets::{MIN_SECRET_LEN, REDACTED, SECRET_ENV_VARS, SecretValue, Secrets, looks_secret, mask_secret_keys};
 pub use server::{
@@ -48,10 +57,10 @@ pub use skill::{
 };
 pub use template::{Env, MissingVariable, ProcessEnv, expand, is_template};
 pub use tools::{
-    MAX_CONFIG_FILE_BYTES, ToolConfig, load_mcp_config, load_policy, load_skills, parse_json, parse_policy,
-    read_json_file,
+    MAX_CONFIG_FILE_BYTES, McpFile, ToolConfig, load_mcp_config, load_mcp_file, load_policy, load_skills, parse_json,
+    parse_policy, read_json_file,
 };
-pub use values::{Flag, GlobList, ScalarString, Seconds, StringList};
+pub use values::{Flag, GlobList, Idempotent, ScalarString, Seconds, StringList};
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,16 @@ impl McpServers {
         self.0.iter().map(|(name, spec)| spec.resolve(name, origin, env)).collect()
     }
 
+    /// The ids of the `${input:ID}` its servers refer to, in order.
+    pub fn input_references(&self) -> Vec<String> {
+        crate::inputs::input_references(&serde_json::to_string(&self.0).unwrap_or_default())
+    }
+
+    /// The servers that must start for a command to go on (`required: true`).
+    pub fn required(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(|(_, spec)| spec.required.is_some_and(|f| f.0)).map(|(name, _)| name.as_str())
+    }
+
     /// The servers with their secret-looking literal values masked (see [`ServerSpec::masked`]).
     #[must_use]
     pub fn masked(&self) -> Self {

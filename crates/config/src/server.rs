@@ -11,10 +11,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ConfigError;
 use crate::features::{ElicitationAnswer, OAuthConfig, OAuthGrant, OAuthSpec, ServerFeatures};
+use crate::inputs::input_env_var;
 use crate::sandbox::{SandboxPolicy, SandboxSetting};
 use crate::secrets::{SecretValue, Secrets, looks_secret, url_query_secrets};
 use crate::template::{Env, MissingVariable, expand_noting, is_template};
-use crate::values::{Flag, GlobList, ScalarString, Seconds, StringList};
+use crate::values::{Flag, GlobList, Idempotent, ScalarString, Seconds, StringList};
 
 /// The default time limit of one tool call.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,7 +30,8 @@ pub enum TransportKind {
     Stdio,
     /// Streamable HTTP (`http`, `streamable-http`, `streamableHttp`, `streamable_http`).
     Http,
-    /// The legacy HTTP+SSE transport (served through streamable HTTP today).
+    /// The legacy HTTP+SSE transport (protocol version 2024-11-05): a `GET` opens an event
+    /// stream whose first event names the endpoint messages are `POST`ed to.
     Sse,
 }
 
@@ -98,6 +100,9 @@ pub struct ServerSpec {
     /// Environment variables for it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "crate::values::string_map")]
     pub env: BTreeMap<String, ScalarString>,
+    /// A dotenv file of more environment variables (VS Code's `envFile`; `env` wins).
+    #[serde(rename = "envFile", alias = "env_file", skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
     /// Its working directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
@@ -119,6 +124,9 @@ pub struct ServerSpec {
     /// VS Code's spelling of `enabled: false`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<Flag>,
+    /// A command that cannot start this server fails instead of going on without its tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<Flag>,
     /// Which of its tools are offered.
     #[serde(default, skip_serializing_if = "ToolFilter::is_empty")]
     pub tools: ToolFilter,
@@ -153,13 +161,20 @@ pub struct ServerSpec {
     /// Roots declared to the server (paths or `file://` URIs).
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub roots: StringList,
+    /// Which of its tools a durable execution may run again after losing the worker running
+    /// the call: `true`, `false` (default) or a list of globs on its tool names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<Idempotent>,
     /// A description (other tools write it; kept, unused).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Claude's tools approved without asking (kept, unused).
+    /// The tools approved without asking (`autoApprove`, as Claude Desktop and Cline write it).
+    /// toolbridge asks no one, so a non-empty list is what may run: the server's allow-list
+    /// (see [`ServerSpec::always_allow`]).
     #[serde(rename = "autoApprove", skip_serializing_if = "Option::is_none")]
     pub auto_approve: Option<serde_json::Value>,
-    /// VS Code's tools approved without asking (kept, unused).
+    /// The tools approved without asking (`alwaysAllow`, as the VS Code extensions Cline and
+    /// Roo Code write it); read like `autoApprove`.
     #[serde(rename = "alwaysAllow", skip_serializing_if = "Option::is_none")]
     pub always_allow: Option<serde_json::Value>,
     /// Free text.
@@ -198,8 +213,11 @@ pub struct HttpConfig {
 pub enum TransportConfig {
     /// A child process over stdin/stdout.
     Stdio(StdioConfig),
-    /// Streamable HTTP (also used for `sse` configurations).
+    /// Streamable HTTP (falling back to the legacy HTTP+SSE transport when the server
+    /// answers like an SSE server).
     Http(HttpConfig),
+    /// The legacy HTTP+SSE transport (`type: "sse"`).
+    Sse(HttpConfig),
 }
 
 /// One server, ready to use: templates expanded, defaults applied.
@@ -215,6 +233,8 @@ pub struct ServerConfig {
     pub startup_timeout: Duration,
     /// Whether to use it.
     pub enabled: bool,
+    /// Whether a command fails when this server cannot start.
+    pub required: bool,
     /// Which tools are offered.
     pub tools: ToolFilter,
     /// The sandbox a stdio server runs in (`None`: not confined; it is still contained, its
@@ -222,6 +242,8 @@ pub struct ServerConfig {
     pub sandbox: Option<SandboxPolicy>,
     /// Pass the whole environment instead of the allow-list.
     pub inherit_env: bool,
+    /// Which tools may be run again when a durable execution loses the worker running a call.
+    pub idempotent: Idempotent,
     /// The values of this configuration that are secrets (see [`crate::Secrets`]).
     pub secrets: Vec<SecretValue>,
     /// Resources, prompts, sampling, elicitation and roots.
@@ -257,8 +279,12 @@ impl ServerSpec {
         };
         let mut noted = Vec::new();
         let mut text = |field: &str, raw: &str, noted: &mut Vec<String>| {
-            expand_noting(raw, env, noted).map_err(|MissingVariable(var)| {
-                err(field, format!("variable {var} is not set (set it, or write ${{{var}:-default}})"))
+            expand_noting(raw, env, noted).map_err(|MissingVariable(var)| match var.strip_prefix("input:") {
+                Some(id) => err(
+                    field,
+                    format!("input {id:?} has no value (set {}, or run in a terminal to be asked)", input_env_var(id)),
+                ),
+                None => err(field, format!("variable {var} is not set (set it, or write ${{{var}:-default}})")),
             })
         };
         let kind = self.kind.or(if self.command.is_some() {
@@ -284,7 +310,12 @@ impl ServerSpec {
                     .enumerate()
                     .map(|(i, arg)| text(&format!("args[{i}]"), arg, &mut noted))
                     .collect::<Result<_, _>>()?;
-                let env = secret_map("env", &self.env, &mut text, &mut noted)?;
+                let mut env = match &self.env_file {
+                    Some(path) => env_file(&text("envFile", path, &mut noted)?, &mut noted)
+                        .map_err(|message| err("envFile", message))?,
+                    None => BTreeMap::new(),
+                };
+                env.extend(secret_map("env", &self.env, &mut text, &mut noted)?);
                 let cwd = self.cwd.as_deref().map(|cwd| text("cwd", cwd, &mut noted)).transpose()?.map(PathBuf::from);
                 sandbox = self
                     .sandbox
@@ -334,7 +365,8 @@ impl ServerSpec {
                         })
                     }
                 };
-                TransportConfig::Http(HttpConfig { url, headers, oauth })
+                let http = HttpConfig { url, headers, oauth };
+                if kind == Some(TransportKind::Sse) { TransportConfig::Sse(http) } else { TransportConfig::Http(http) }
             }
             None => return Err(err("command", "a server needs `command` (stdio) or `url` (HTTP)".into())),
         };
@@ -353,6 +385,10 @@ impl ServerSpec {
             (None, Some(Flag(disabled))) => !disabled,
             (None, None) => true,
         };
+        let mut tools = self.tools.clone();
+        if tools.allow.is_empty() {
+            tools.allow = self.always_allow().map_err(|message| err("alwaysAllow", message))?;
+        }
         noted.sort();
         noted.dedup();
         Ok(ServerConfig {
@@ -361,13 +397,33 @@ impl ServerSpec {
             call_timeout: self.timeout.map_or(DEFAULT_CALL_TIMEOUT, |s| s.0),
             startup_timeout: self.startup_timeout.map_or(DEFAULT_STARTUP_TIMEOUT, |s| s.0),
             enabled,
-            tools: self.tools.clone(),
+            required: self.required.is_some_and(|Flag(required)| required),
+            tools,
             sandbox,
             inherit_env: self.inherit_env.is_some_and(|Flag(inherit)| inherit),
+            idempotent: self.idempotent.clone().unwrap_or_default(),
             secrets: noted.into_iter().map(SecretValue::new).collect(),
             features,
             origin: Some(origin.to_owned()),
         })
+    }
+
+    /// The tools `alwaysAllow` (or `autoApprove`) lists. The clients that write these keys ask
+    /// the user before any other tool runs; toolbridge runs unattended and asks no one, so
+    /// the listed tools are the ones it offers (an allow-list, like `tools.allow`). An empty
+    /// list — the default some clients write — restricts nothing.
+    pub fn always_allow(&self) -> Result<GlobList, String> {
+        let mut allowed = GlobList::default();
+        for value in [&self.always_allow, &self.auto_approve].into_iter().flatten() {
+            let serde_json::Value::Array(items) = value else {
+                return Err(format!("expected a list of tool names, got {value}"));
+            };
+            for item in items {
+                let Some(name) = item.as_str() else { return Err(format!("expected a tool name, got {item}")) };
+                allowed.0.push(name.to_owned());
+            }
+        }
+        Ok(allowed)
     }
 
     /// The spec with every value that may be a secret masked: literal `env`/`headers` values
@@ -399,6 +455,21 @@ impl ServerSpec {
         }
         spec
     }
+}
+
+/// Reads an `envFile`: its values, those whose names look secret noted.
+fn env_file(path: &str, noted: &mut Vec<String>) -> Result<BTreeMap<String, SecretValue>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let pairs = crate::dotenv::parse_dotenv(&text).map_err(|e| format!("{path}: {e}"))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(key, value)| {
+            if looks_secret(&key) {
+                noted.push(value.clone());
+            }
+            (key, SecretValue::new(value))
+        })
+        .collect())
 }
 
 /// Expands an `env`/`headers` map; values whose names look secret are noted whole.
@@ -449,9 +520,11 @@ impl ServerConfig {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             enabled: true,
+            required: false,
             tools: ToolFilter::default(),
             sandbox: None,
             inherit_env: false,
+            idempotent: Idempotent::None,
             secrets: Vec::new(),
             features: ServerFeatures::default(),
             origin: None,
@@ -490,8 +563,8 @@ impl ServerConfig {
                 }
                 field(s.cwd.as_deref().map(|p| p.as_os_str().as_encoded_bytes()).unwrap_or_default());
             }
-            TransportConfig::Http(c) => {
-                field(b"http");
+            TransportConfig::Http(c) | TransportConfig::Sse(c) => {
+                field(if matches!(self.transport, TransportConfig::Sse(_)) { b"sse" } else { b"http" });
                 field(c.url.as_bytes());
                 for (k, v) in &c.headers {
                     field(k.as_bytes());

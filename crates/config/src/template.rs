@@ -9,13 +9,17 @@ pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
 }
 
-/// The process environment.
+/// The process environment; `input:ID` (from `${input:ID}`) is the value given to this
+/// process for that input (see [`crate::input_value`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        match name.strip_prefix("input:") {
+            Some(id) => crate::inputs::input_value(id),
+            None => std::env::var(name).ok(),
+        }
     }
 }
 

@@ -36,8 +36,11 @@ fn three_formats_give_the_same_model() {
 fn every_transport_alias() {
     for alias in ["http", "streamable-http", "streamableHttp", "streamable_http", "sse"] {
         let servers = parse(json!({"r": {"type": alias, "url": "http://127.0.0.1:1/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}})).unwrap();
-        let TransportConfig::Http(http) = &servers[0].transport else { panic!("{alias}") };
+        let (TransportConfig::Http(http) | TransportConfig::Sse(http)) = &servers[0].transport else {
+            panic!("{alias}")
+        };
         assert_eq!(http.headers["Authorization"].expose(), "Bearer s3cret");
+        assert_eq!(alias == "sse", matches!(servers[0].transport, TransportConfig::Sse(_)), "{alias}");
     }
     let servers = parse(json!({"s": {"transport_type": "stdio", "command": "x"}})).unwrap();
     assert!(matches!(servers[0].transport, TransportConfig::Stdio(_)));
@@ -52,6 +55,22 @@ fn options() {
     assert_eq!(servers[0].startup_timeout, Duration::from_millis(1500));
     assert!(!servers[0].enabled && !servers[1].enabled);
     assert_eq!(*servers[0].tools.deny, ["get_secret"]);
+}
+
+#[test]
+fn idempotent_is_a_flag_or_a_glob_list() {
+    let servers = parse(
+        json!({"a": {"command": "x", "idempotent": true}, "b": {"command": "y", "idempotent": ["get_*", "list"]},
+                               "c": {"command": "z", "idempotent": false}, "d": {"command": "w"}}),
+    )
+    .unwrap();
+    assert_eq!(servers[0].idempotent, Idempotent::All);
+    assert_eq!(servers[1].idempotent, Idempotent::Tools(GlobList(vec!["get_*".into(), "list".into()])));
+    assert!(servers[2].idempotent.is_none() && servers[3].idempotent.is_none());
+    let err = parse(json!({"a": {"command": "x", "idempotent": "yes"}})).unwrap_err().to_string();
+    assert!(err.contains("idempotent") && err.contains("true, false or a list of tool-name globs"), "{err}");
+    let value = json!({"a": {"command": "x", "idempotent": ["get_*"]}, "b": {"command": "y", "idempotent": true}});
+    assert_eq!(serde_json::to_value(McpServers::from_json(&value, "t").unwrap()).unwrap(), value);
 }
 
 #[test]
@@ -182,4 +201,74 @@ fn oversized_and_missing_files_are_refused() {
     assert!(matches!(err, ConfigError::TooLarge { .. }), "{err}");
     let err = load_mcp_config(std::path::Path::new("/nonexistent/mcp.json")).unwrap_err();
     assert!(err.to_string().contains("cannot read MCP config /nonexistent/mcp.json"), "{err}");
+}
+
+#[test]
+fn required_and_always_allow() {
+    let servers = parse(json!({
+        "a": {"command": "x", "required": true, "alwaysAllow": ["read_*", "list"]},
+        "b": {"command": "y", "alwaysAllow": []},
+        "c": {"command": "z", "autoApprove": ["one"], "tools": {"allow": ["two"]}},
+    }))
+    .unwrap();
+    assert!(servers[0].required && !servers[1].required);
+    assert_eq!(*servers[0].tools.allow, ["read_*", "list"]);
+    assert!(servers[1].tools.allow.is_empty(), "an empty alwaysAllow restricts nothing");
+    assert_eq!(*servers[2].tools.allow, ["two"], "an explicit tools.allow wins");
+    let err = parse(json!({"a": {"command": "x", "alwaysAllow": "all"}})).unwrap_err().to_string();
+    assert!(err.contains("alwaysAllow") && err.contains("list of tool names"), "{err}");
+    let specs =
+        McpServers::from_json(&json!({"a": {"command": "x", "required": true}, "b": {"command": "y"}}), "t").unwrap();
+    assert_eq!(specs.required().collect::<Vec<_>>(), ["a"]);
+}
+
+#[test]
+fn env_file_and_workspace_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".vscode")).unwrap();
+    std::fs::write(dir.path().join(".env"), "API_KEY=from-file-123\nMEMORY_FILE_PATH=/m.json\nK=file\n").unwrap();
+    let config = dir.path().join(".vscode/mcp.json");
+    std::fs::write(
+        &config,
+        r#"{"servers": {"s": {"command": "${workspaceFolder}/bin/srv", "envFile": "${workspaceFolder}/.env", "env": {"K": "env"}},
+                        "t": {"command": "x", "envFile": ".env"}},
+            "inputs": [{"type": "promptString", "id": "tok", "description": "Token", "password": true}]}"#,
+    )
+    .unwrap();
+    let file = load_mcp_file(&config).unwrap();
+    assert_eq!(file.workspace_folder, dir.path());
+    assert_eq!(file.inputs[0].id, "tok");
+    let servers = file.servers.resolve("mcp.json", &env).unwrap();
+    let TransportConfig::Stdio(stdio) = &servers[0].transport else { panic!() };
+    assert_eq!(stdio.command, format!("{}/bin/srv", dir.path().display()));
+    assert_eq!(stdio.env["API_KEY"].expose(), "from-file-123");
+    assert_eq!(stdio.env["K"].expose(), "env", "env wins over envFile");
+    assert!(servers[0].secrets.iter().any(|s| s.expose() == "from-file-123"));
+    assert!(!servers[0].secrets.iter().any(|s| s.expose() == "/m.json"));
+    let TransportConfig::Stdio(relative) = &servers[1].transport else { panic!() };
+    assert_eq!(
+        relative.env["API_KEY"].expose(),
+        "from-file-123",
+        "a relative envFile is read from the workspace folder"
+    );
+    std::fs::remove_file(dir.path().join(".env")).unwrap();
+    let err = file.servers.resolve("mcp.json", &env).unwrap_err().to_string();
+    assert!(err.contains("envFile") && err.contains(".env"), "{err}");
+}
+
+#[test]
+fn inputs_resolve_from_the_environment_or_say_how() {
+    let servers =
+        McpServers::from_json(&json!({"s": {"command": "x", "env": {"K": "${input:config-test-missing}"}}}), "t")
+            .unwrap();
+    assert_eq!(servers.input_references(), ["config-test-missing"]);
+    let err = servers.resolve("t", &ProcessEnv).unwrap_err().to_string();
+    assert!(err.contains("TOOLBRIDGE_INPUT_CONFIG_TEST_MISSING"), "{err}");
+    provide_input("config-test-given", "typed-value");
+    let servers =
+        McpServers::from_json(&json!({"s": {"command": "x", "args": ["${input:config-test-given}"]}}), "t").unwrap();
+    let resolved = servers.resolve("t", &ProcessEnv).unwrap();
+    let TransportConfig::Stdio(stdio) = &resolved[0].transport else { panic!() };
+    assert_eq!(stdio.args, ["typed-value"]);
+    assert!(resolved[0].secrets.iter().any(|s| s.expose() == "typed-value"), "an input's value is a secret");
 }

@@ -2,13 +2,15 @@
 //! size-limited, parsed into types.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ConfigError, from_value};
+use crate::inputs::{InputSpec, parse_inputs};
 use crate::mcp::McpServers;
+use crate::paths::{absolute, expand_workspace_folder, workspace_folder};
 use crate::policy::PolicyConfig;
 use crate::skill::{SkillConfig, parse_skills};
 
@@ -56,9 +58,38 @@ pub fn parse_json(text: &str, origin: &str) -> Result<Value, ConfigError> {
     })
 }
 
-/// Reads an MCP config file (any of the three shapes).
+/// An MCP config file as read: its servers and the `inputs` they may ask for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct McpFile {
+    /// The servers, `${workspaceFolder}` expanded and a relative `envFile` made absolute.
+    pub servers: McpServers,
+    /// VS Code's `inputs`.
+    pub inputs: Vec<InputSpec>,
+    /// What `${workspaceFolder}` meant (see [`workspace_folder`]).
+    pub workspace_folder: PathBuf,
+}
+
+/// Reads an MCP config file (any of the three shapes) with its `inputs`; `${workspaceFolder}`
+/// is the file's folder (the one above for a file in `.vscode/`), against which a relative
+/// `envFile` is read too.
+pub fn load_mcp_file(path: &Path) -> Result<McpFile, ConfigError> {
+    let origin = path.display().to_string();
+    let mut document = read_json_file(path, "MCP config")?;
+    let folder = workspace_folder(path);
+    expand_workspace_folder(&mut document, &folder);
+    let mut servers = McpServers::from_json(&document, &origin)?;
+    for spec in servers.0.values_mut() {
+        if let Some(file) = &spec.env_file {
+            spec.env_file = Some(absolute(Path::new(file), &folder).display().to_string());
+        }
+    }
+    let inputs = parse_inputs(&document, &origin)?;
+    Ok(McpFile { servers, inputs, workspace_folder: folder })
+}
+
+/// Reads an MCP config file (any of the three shapes; see [`load_mcp_file`]).
 pub fn load_mcp_config(path: &Path) -> Result<McpServers, ConfigError> {
-    McpServers::from_json(&read_json_file(path, "MCP config")?, &path.display().to_string())
+    load_mcp_file(path).map(|file| file.servers)
 }
 
 /// Reads a skills file (`[...]` or `{"skills": [...]}`).

@@ -216,3 +216,61 @@ macro_rules! object_only {
     };
 }
 pub(crate) use object_only;
+
+/// Which of a server's tools may be run again when the worker running a call is lost (durable
+/// executions): `true` (all), `false` (none, the default) or a list of globs on the server's own
+/// tool names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Idempotent {
+    /// No tool: a call is never run twice.
+    #[default]
+    None,
+    /// Every tool.
+    All,
+    /// The tools whose names match one of these globs.
+    Tools(GlobList),
+}
+
+impl Idempotent {
+    /// Whether no tool is marked.
+    pub fn is_none(&self) -> bool {
+        match self {
+            Self::None => true,
+            Self::All => false,
+            Self::Tools(globs) => globs.is_empty(),
+        }
+    }
+}
+
+impl Serialize for Idempotent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::None => serializer.serialize_bool(false),
+            Self::All => serializer.serialize_bool(true),
+            Self::Tools(globs) => globs.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Idempotent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Idempotent;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false or a list of tool-name globs")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Idempotent, E> {
+                Ok(if v { Idempotent::All } else { Idempotent::None })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Idempotent, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(Idempotent::Tools(GlobList(items)))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}

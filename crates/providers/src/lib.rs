@@ -4,6 +4,7 @@
 //! backoff honouring `Retry-After`, and clear errors. [`fake`] is a local fake model server
 //! for tests, benchmarks and demos.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
 mod accumulator;
@@ -24,8 +25,8 @@ pub use error::ProviderError;
 pub use http::RetryPolicy;
 pub use openai::OpenAiProvider;
 pub use provider::{
-    ANTHROPIC_DEFAULT_URL, DeltaStream, ModelProvider, OPENAI_DEFAULT_URL, ProviderEnv, ProviderOptions,
-    provider_for_model,
+    ANTHROPIC_DEFAULT_URL, DeltaStream, KNOWN_PROVIDERS, ModelProvider, OPENAI_DEFAULT_URL, ProviderEnv,
+    ProviderOptions, provider_for_model,
 };
 pub use scripted::ScriptedProvider;
 pub use types::{

@@ -82,8 +82,13 @@ impl Default for ProviderOptions {
     }
 }
 
+/// The provider prefixes of model ids (`openai:gpt-4o-mini`).
+pub const KNOWN_PROVIDERS: &[&str] = &["openai", "anthropic", "scripted"];
+
 /// Chooses the provider for a model id: `openai:MODEL`, `anthropic:MODEL`, `scripted:PATH`, or
-/// a bare id (OpenAI-compatible). Returns the provider and the model name to send.
+/// a bare id without `:` (OpenAI-compatible). Returns the provider and the model name to send.
+/// Any other prefix is an error listing the known ones (a model whose own name has a `:`,
+/// such as Ollama's `llama3:8b`, is written `openai:llama3:8b`).
 pub fn provider_for_model(
     model_id: &str,
     env: &ProviderEnv,
@@ -93,7 +98,14 @@ pub fn provider_for_model(
         Some(("openai", model)) => ("openai", model),
         Some(("anthropic", model)) => ("anthropic", model),
         Some(("scripted", path)) => ("scripted", path),
-        _ => ("openai", model_id),
+        Some((prefix, _)) => {
+            return Err(ProviderError::Config(format!(
+                "unknown model provider {prefix:?} in {model_id:?}; known providers: {} \
+                 (an OpenAI-compatible model whose name has a `:` is written openai:{model_id})",
+                KNOWN_PROVIDERS.join(", ")
+            )));
+        }
+        None => ("openai", model_id),
     };
     if model.trim().is_empty() {
         return Err(ProviderError::Config(format!("model id {model_id:?} names no model (e.g. openai:gpt-4o-mini)")));
@@ -131,4 +143,23 @@ pub fn provider_for_model(
             (Arc::new(provider), model.to_owned())
         }
     })
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    #[test]
+    fn unknown_prefixes_list_the_known_ones() {
+        let env = ProviderEnv { openai_base_url: Some("http://127.0.0.1:1".into()), ..ProviderEnv::default() };
+        let Err(error) = provider_for_model("foo:bar", &env, ProviderOptions::default()) else {
+            panic!("foo:bar accepted")
+        };
+        let text = error.to_string();
+        assert!(text.contains("\"foo\"") && text.contains("openai, anthropic, scripted"), "{text}");
+        let (_, model) = provider_for_model("openai:llama3:8b", &env, ProviderOptions::default()).unwrap();
+        assert_eq!(model, "llama3:8b");
+        let (_, model) = provider_for_model("gpt-4o-mini", &env, ProviderOptions::default()).unwrap();
+        assert_eq!(model, "gpt-4o-mini");
+    }
 }

@@ -1,10 +1,12 @@
-//! The provider-neutral request, response and stream shapes.
+//! The provider-neutral request, response and stream shapes. Requests and replies serialise
+//! (serde) so that a model call can cross a process boundary (a durable execution's activity).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One model request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChatRequest {
     /// The model name to send.
     pub model: String,
@@ -19,7 +21,7 @@ pub struct ChatRequest {
 }
 
 /// A tool offered to the model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {
     /// The name the model calls.
     pub name: String,
@@ -32,7 +34,8 @@ pub struct ToolSpec {
 }
 
 /// Sampling options.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RequestOptions {
     /// Temperature.
     pub temperature: Option<f32>,
@@ -53,7 +56,8 @@ pub struct RequestOptions {
 }
 
 /// A message of the conversation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
 pub enum Message {
     /// What the user said.
     User {
@@ -94,7 +98,7 @@ pub struct ToolCall {
 }
 
 /// The model's thinking.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThinkingBlock {
     /// The text.
     pub text: String,
@@ -103,7 +107,8 @@ pub struct ThinkingBlock {
 }
 
 /// Token counts of one reply.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TokenUsage {
     /// Prompt tokens.
     pub input_tokens: u64,
@@ -116,7 +121,7 @@ pub struct TokenUsage {
 }
 
 /// Why the model stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum FinishKind {
     /// It finished.
     #[default]
@@ -132,7 +137,8 @@ pub enum FinishKind {
 }
 
 /// A whole reply.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ChatResponse {
     /// The text.
     pub content: String,
@@ -193,4 +199,38 @@ pub enum ToolSchemaDialect {
     Anthropic,
     /// Gemini function declarations.
     Gemini,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_and_replies_round_trip() {
+        let request = ChatRequest {
+            model: "m".into(),
+            system_prompt: Some("s".into()),
+            messages: vec![
+                Message::User { content: "hi".into() },
+                Message::Assistant {
+                    content: None,
+                    tool_calls: vec![ToolCall { id: "c1".into(), name: "t".into(), arguments: "{".into() }],
+                    thinking: Some(ThinkingBlock { text: "hm".into(), signature: Some("sig".into()) }),
+                },
+                Message::Tool { tool_call_id: "c1".into(), name: "t".into(), content: "out".into(), is_error: true },
+            ],
+            tools: vec![ToolSpec { name: "t".into(), description: "d".into(), parameters: json!({}), strict: false }],
+            options: RequestOptions { temperature: Some(0.5), stop: vec!["x".into()], ..RequestOptions::default() },
+        };
+        let text = serde_json::to_string(&request).unwrap();
+        let back: ChatRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.messages, request.messages);
+        assert_eq!(back.tools, request.tools);
+        assert_eq!(back.options, request.options);
+        assert_eq!(serde_json::to_value(&request.messages[0]).unwrap(), json!({"role": "user", "content": "hi"}));
+        let reply =
+            ChatResponse { content: "c".into(), finish: FinishKind::Other("x".into()), ..ChatResponse::default() };
+        assert_eq!(serde_json::from_value::<ChatResponse>(serde_json::to_value(&reply).unwrap()).unwrap(), reply);
+    }
 }

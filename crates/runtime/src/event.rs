@@ -52,6 +52,21 @@ pub enum ExecutionEvent {
         /// The call's id.
         tool_execution_id: String,
     },
+    /// A running tool call reported progress (an MCP `notifications/progress`).
+    ToolProgress {
+        /// Catalogue name of the tool.
+        tool_name: String,
+        /// The call's id.
+        tool_execution_id: String,
+        /// How far it is (increases with each notification).
+        progress: f64,
+        /// Out of how much, when the server knows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<f64>,
+        /// What it is doing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// A tool call ended.
     ToolComplete {
         /// Catalogue name of the tool.
@@ -127,6 +142,7 @@ impl ExecutionEvent {
             Self::ThinkingDelta { .. } => "thinking_delta",
             Self::ThinkingComplete => "thinking_complete",
             Self::ToolStart { .. } => "tool_start",
+            Self::ToolProgress { .. } => "tool_progress",
             Self::ToolComplete { .. } => "tool_complete",
             Self::ToolProgress { .. } => "tool_progress",
             Self::Usage { .. } => "usage",

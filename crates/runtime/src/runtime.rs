@@ -205,7 +205,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// How long, once an execution is cancelled, its implementation gets to return its own
     /// (partial) result before the orchestration drops it and ends the execution `cancelled`
     /// itself. The default, [`CANCEL_GRACE`](crate::CANCEL_GRACE), suits in-process runtimes;
-    /// one that must ask another process to stop (e.g. a runtime plugin) returns longer.
+    /// one that must ask another process or service to stop (a runtime plugin, a durable
+    /// workflow) returns longer.
     fn cancel_grace(&self) -> Duration {
         crate::handle::CANCEL_GRACE
     }

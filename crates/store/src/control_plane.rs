@@ -181,6 +181,7 @@ impl ControlPlane for Store {
             "policy": context.policy,
             "user_metadata": context.user_metadata,
             "history_messages": context.conversation_history.len(),
+            "conversation_history": context.conversation_history,
             "user_id": context.user_id,
             "user_email": context.user_email,
             "user_roles": context.user_roles,

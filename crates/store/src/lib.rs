@@ -9,6 +9,7 @@
 //! value under a secret-looking key are scrubbed. Agent definitions are stored as written —
 //! keep secrets in `${VAR}` templates.
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
 mod control_plane;

@@ -36,6 +36,12 @@ pub struct ExecutionFilter {
     pub limit: Option<usize>,
     /// Only those after this position of the listing (the `next` of the previous page).
     pub before: Option<ExecutionCursor>,
+    /// How many of the newest matching ones to skip (numbered pages).
+    pub offset: Option<usize>,
+    /// Only those started at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only those started before this time.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// A position in the listing of executions (newest first): the last one of a page.
@@ -320,23 +326,20 @@ impl Store {
         let filter = filter.clone();
         self.with(move |c| {
             let mut statement = c.prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE (?1 IS NULL OR e.agent_id = ?1) AND (?2 IS NULL OR e.status = ?2)
-                 AND (?3 IS NULL OR e.started_at < ?3 OR (e.started_at = ?3 AND e.id < ?4))
-                 ORDER BY e.started_at DESC, e.id DESC LIMIT ?5"
+                "{SUMMARY_SELECT} WHERE {FILTER_WHERE}
+                 AND (?5 IS NULL OR e.started_at < ?5 OR (e.started_at = ?5 AND e.id < ?6))
+                 ORDER BY e.started_at DESC, e.id DESC LIMIT ?7 OFFSET ?8"
             ))?;
             let limit = filter.limit.unwrap_or(20);
-            // `running` and `interrupted` are both stored as `running` (see `settled_status`).
-            let stored_status = filter.status.map(|status| match status {
-                ExecutionStatus::Interrupted => ExecutionStatus::Running.as_str(),
-                other => other.as_str(),
-            });
+            let (agent, status, since, until) = filter_params(&filter);
             let (before_time, before_id) = match &filter.before {
                 Some(cursor) => (Some(cursor.started_at.to_rfc3339()), Some(cursor.id.clone())),
                 None => (None, None),
             };
             let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+            let offset = i64::try_from(filter.offset.unwrap_or(0)).unwrap_or(i64::MAX);
             let mut rows = statement
-                .query_map(params![filter.agent, stored_status, before_time, before_id, fetch], summary_row)?
+                .query_map(params![agent, status, since, until, before_time, before_id, fetch, offset], summary_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             let more = rows.len() > limit;
             rows.truncate(limit);
@@ -348,6 +351,48 @@ impl Store {
             let executions =
                 summaries.into_iter().filter(|s| filter.status.is_none_or(|wanted| s.status == wanted)).collect();
             Ok(ExecutionPage { executions, next })
+        })
+        .await
+    }
+
+    /// How many executions match `filter` (its `limit`, `offset` and `before` aside).
+    pub async fn count_executions(&self, filter: &ExecutionFilter) -> Result<usize, StoreError> {
+        let filter = filter.clone();
+        self.with(move |c| {
+            let (agent, status, since, until) = filter_params(&filter);
+            let count: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM executions e WHERE {FILTER_WHERE}"),
+                params![agent, status, since, until],
+                |r| r.get(0),
+            )?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Deletes one execution (by id or a unique prefix) with everything recorded for it (tool
+    /// calls, usage, metadata, events); its full id, or `None` when there is no such execution.
+    pub async fn delete_execution(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |c| {
+            let Some(full) = resolve_id(c, &id)? else { return Ok(None) };
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            delete_ids(&tx, "?1", params![full])?;
+            tx.commit()?;
+            Ok(Some(full))
+        })
+        .await
+    }
+
+    /// Deletes every execution started before `before`, with everything recorded for it;
+    /// how many.
+    pub async fn delete_executions_before(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let deleted =
+                delete_ids(&tx, "SELECT id FROM executions WHERE started_at < ?1", params![before.to_rfc3339()])?;
+            tx.commit()?;
+            Ok(deleted)
         })
         .await
     }
@@ -377,17 +422,7 @@ impl Store {
     pub async fn get_execution(&self, id: &str) -> Result<Option<StoredExecution>, StoreError> {
         let id = id.to_owned();
         self.with(move |c| {
-            let mut statement = c.prepare("SELECT id FROM executions WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' LIMIT 6")?;
-            let escaped = id.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            let ids: Vec<String> = statement.query_map(params![id, format!("{escaped}%")], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            let full = match ids.iter().find(|candidate| **candidate == id) {
-                Some(exact) => exact.clone(),
-                None => match ids.as_slice() {
-                    [] => return Ok(None),
-                    [one] => one.clone(),
-                    many => return Err(StoreError::Ambiguous { prefix: id, candidates: many.join(", ") }),
-                },
-            };
+            let Some(full) = resolve_id(c, &id)? else { return Ok(None) };
             let (summary, context, result) = c.query_row(
                 &format!("{SUMMARY_SELECT} WHERE e.id = ?1"),
                 params![full],
@@ -443,6 +478,45 @@ impl Store {
         })
         .await
     }
+}
+
+/// The full id of an execution given by id or a unique prefix.
+fn resolve_id(c: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    let mut statement = c.prepare("SELECT id FROM executions WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' LIMIT 6")?;
+    let escaped = id.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let ids: Vec<String> =
+        statement.query_map(params![id, format!("{escaped}%")], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(match ids.iter().find(|candidate| candidate.as_str() == id) {
+        Some(exact) => Some(exact.clone()),
+        None => match ids.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            many => return Err(StoreError::Ambiguous { prefix: id.to_owned(), candidates: many.join(", ") }),
+        },
+    })
+}
+
+/// Deletes the executions whose ids `ids` selects (an SQL expression: `?1` or a subquery on
+/// `?1`), with everything recorded for them; how many executions.
+fn delete_ids(tx: &rusqlite::Transaction<'_>, ids: &str, params: &[&dyn rusqlite::ToSql]) -> Result<usize, StoreError> {
+    for table in ["tool_calls", "usage", "execution_metadata", "execution_events"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE execution_id IN ({ids})"), params)?;
+    }
+    Ok(tx.execute(&format!("DELETE FROM executions WHERE id IN ({ids})"), params)?)
+}
+
+/// The WHERE clause of a filtered listing (`?1` agent, `?2` status, `?3` since, `?4` until).
+const FILTER_WHERE: &str = "(?1 IS NULL OR e.agent_id = ?1) AND (?2 IS NULL OR e.status = ?2)
+     AND (?3 IS NULL OR e.started_at >= ?3) AND (?4 IS NULL OR e.started_at < ?4)";
+
+/// The parameters of [`FILTER_WHERE`]. `running` and `interrupted` are both stored as
+/// `running` (see `settled_status`); times as RFC 3339 in UTC, which sorts as text.
+fn filter_params(filter: &ExecutionFilter) -> (Option<String>, Option<&'static str>, Option<String>, Option<String>) {
+    let status = filter.status.map(|status| match status {
+        ExecutionStatus::Interrupted => ExecutionStatus::Running.as_str(),
+        other => other.as_str(),
+    });
+    (filter.agent.clone(), status, filter.since.map(|t| t.to_rfc3339()), filter.until.map(|t| t.to_rfc3339()))
 }
 
 const SUMMARY_SELECT: &str = "SELECT e.id, e.agent_id, e.runtime_type, e.model, e.status, e.finish_reason, e.prompt, e.started_at, e.duration_ms,

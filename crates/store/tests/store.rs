@@ -343,3 +343,18 @@ async fn runtime_plugins_are_registered_listed_and_removed() {
     assert!(!reopened.remove_plugin("echo_py").await.unwrap());
     assert!(store.get_plugin("echo_py").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn recording_an_execution_again_replaces_it() {
+    let store = Store::open_in_memory().unwrap();
+    store_execution(&store, "again-1", &result(false, FinishReason::Error)).await;
+    let mut second = result(true, FinishReason::Stop);
+    second.usage = Usage::new(7, 1);
+    second.tool_execution_messages = Some(vec![record("c", true)]);
+    store_execution(&store, "again-1", &second).await;
+    let stored = store.get_execution("again-1").await.unwrap().unwrap();
+    assert_eq!(stored.summary.status, ExecutionStatus::Success);
+    assert_eq!(stored.usage.total_tokens, 8);
+    assert_eq!(stored.tool_calls.len(), 1);
+    assert_eq!(store.list_executions(&ExecutionFilter::default()).await.unwrap().len(), 1);
+}

@@ -2,6 +2,8 @@
 //! a process is still there. Tests only; never a dependency of a library.
 #![allow(clippy::missing_panics_doc, clippy::expect_used)]
 
+pub mod temporal;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

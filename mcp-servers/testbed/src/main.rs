@@ -1,10 +1,12 @@
 /*! testbed-mcp: an MCP server with deterministic tools and fault injection, for toolbridge's
-tests and benchmarks. Serves stdio by default, streamable HTTP with `--http ADDR`. */
+tests and benchmarks. Serves stdio by default, streamable HTTP with `--http ADDR`, the legacy
+HTTP+SSE transport with `--sse ADDR`. */
 
 mod fixtures;
 mod generated;
 mod oauth;
 mod server;
+mod sse;
 
 use axum::serve::ListenerExt as _;
 use std::net::SocketAddr;
@@ -16,8 +18,11 @@ use clap::Parser;
 #[command(name = "testbed-mcp", version, about)]
 pub(crate) struct Flags {
     /// Serve streamable HTTP on this address (e.g. 127.0.0.1:0); the endpoint is /mcp.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "sse")]
     http: Option<SocketAddr>,
+    /// Serve the legacy HTTP+SSE transport on this address: `GET /sse`, `POST /messages`.
+    #[arg(long, value_name = "ADDR")]
+    sse: Option<SocketAddr>,
     /// Wait this long before answering initialize.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub(crate) init_delay_ms: u64,
@@ -76,6 +81,9 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(flags: Flags) -> anyhow::Result<()> {
     let server = server::Testbed::new(flags.clone());
+    if let Some(addr) = flags.sse {
+        return sse::serve_sse(server, addr).await;
+    }
     match flags.http {
         Some(addr) => serve_http(server, addr, &flags).await,
         None => {

@@ -94,6 +94,18 @@ struct EnvParams {
 }
 
 #[derive(Deserialize, JsonSchema)]
+struct AppendParams {
+    /// The file to append to.
+    path: String,
+    /// The line to append.
+    line: String,
+    /// Milliseconds to wait first (the call can be cancelled meanwhile: then nothing is written).
+    delay_ms: Option<u64>,
+    /// A file that gets the line when the call starts (before the delay).
+    started: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct NoParams {}
 
 fn schema<T: JsonSchema>() -> Arc<Map<String, Value>> {
@@ -128,6 +140,11 @@ fn builtin_tools() -> Vec<Tool> {
         Tool::new("notify_list_changed", "Adds a tool and sends tools/list_changed", schema::<ListChangedParams>()),
         Tool::new("spawn_grandchild", "Starts a long-sleeping child process and returns its pid", schema::<NoParams>()),
         Tool::new("env", "Returns an environment variable", schema::<EnvParams>()),
+        Tool::new(
+            "append",
+            "Appends a line to a file, after an optional delay: a side effect tests can count",
+            schema::<AppendParams>(),
+        ),
         Tool::new("pid", "Returns the server's process id", schema::<NoParams>()),
         Tool::new(
             "stats",
@@ -159,6 +176,17 @@ fn params<T: DeserializeOwned>(arguments: Option<Map<String, Value>>) -> Result<
 
 fn text(text: impl Into<String>) -> CallToolResponse {
     CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(text.into())]))
+}
+
+/// Appends `line` and a newline to the file at `path` (created if missing).
+fn append_line(path: &str, line: &str) -> Result<(), McpError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| McpError::internal_error(format!("cannot open {path}: {e}"), None))?;
+    writeln!(file, "{line}").map_err(|e| McpError::internal_error(format!("cannot write {path}: {e}"), None))
 }
 
 impl Testbed {
@@ -309,6 +337,23 @@ impl Testbed {
                 }
             }
             "pid" => text(host_pid().to_string()),
+            "append" => {
+                let p: AppendParams = params(arguments)?;
+                if let Some(started) = &p.started {
+                    append_line(started, &p.line)?;
+                }
+                if let Some(ms) = p.delay_ms {
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+                        () = context.ct.cancelled() => {
+                            self.state.cancelled.fetch_add(1, Ordering::AcqRel);
+                            return Err(McpError::internal_error("cancelled", None));
+                        }
+                    }
+                }
+                append_line(&p.path, &p.line)?;
+                text(format!("appended {:?} to {}", p.line, p.path))
+            }
             "stats" => text(
                 json!({
                     "calls": self.state.calls.load(Ordering::Acquire),

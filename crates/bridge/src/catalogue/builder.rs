@@ -14,7 +14,7 @@ use crate::skills::build_skill_with;
 use crate::source::{SourceError, ToolSource};
 
 /// A configuration problem that keeps the catalogue from being built (a server that fails
-/// to start does not: it degrades the catalogue).
+/// to start does not, unless it is `required`: it degrades the catalogue).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogueError {
@@ -31,6 +31,14 @@ pub enum CatalogueError {
     /// have the same catalogue names.
     #[error("two tool sources are named {0:?} (a server and a skill, or two skills); rename one")]
     DuplicateSource(String),
+    /// A server configured `required: true` did not start.
+    #[error("required server {server:?} is unavailable: {error}")]
+    RequiredUnavailable {
+        /// The server.
+        server: String,
+        /// Why it is unavailable.
+        error: String,
+    },
 }
 
 /// Builds a [`Catalogue`].
@@ -125,8 +133,11 @@ impl CatalogueBuilder {
         self
     }
 
-    /// Starts (or reuses) every server in parallel, builds the skills, lists all tools.
+    /// Starts (or reuses) every server in parallel, builds the skills, lists all tools. A
+    /// server that does not start degrades the catalogue ([`Catalogue::failures`]), unless it
+    /// is `required`: then the build fails.
     pub async fn build(self) -> Result<Catalogue, CatalogueError> {
+        let required: HashSet<String> = self.servers.iter().filter(|s| s.required).map(|s| s.name.clone()).collect();
         let mut sources: Vec<Arc<dyn ToolSource>> =
             Vec::with_capacity(self.servers.len() + self.skills.len() + self.sources.len());
         for server in self.servers {
@@ -140,6 +151,13 @@ impl CatalogueBuilder {
         if let Some(duplicate) = sources.iter().find(|s| !names.insert(s.name().to_owned())) {
             return Err(CatalogueError::DuplicateSource(duplicate.name().to_owned()));
         }
-        Ok(Catalogue::build(sources, &self.policy, &self.policy_context, self.options).await)
+        let catalogue = Catalogue::build(sources, &self.policy, &self.policy_context, self.options).await;
+        if let Some(failure) = catalogue.failures().iter().find(|f| required.contains(&f.source)) {
+            return Err(CatalogueError::RequiredUnavailable {
+                server: failure.source.clone(),
+                error: failure.error.clone(),
+            });
+        }
+        Ok(catalogue)
     }
 }

@@ -114,6 +114,15 @@ impl Catalogue {
         }
     }
 
+    /// The names of up to three tools spelt like `name` (a misspelling's likely meaning),
+    /// nearest first.
+    pub fn nearest(&self, name: &str) -> Vec<&str> {
+        let mut names: Vec<(usize, &str)> =
+            self.tools().map(|t| (strsim::levenshtein(name, &t.name), t.name.as_str())).collect();
+        names.sort_unstable();
+        names.iter().filter(|(distance, _)| *distance <= name.len().max(4) / 2).map(|(_, n)| *n).take(3).collect()
+    }
+
     /// "unknown tool `x`", with the nearest names (or how to configure tools when there are
     /// none).
     fn unknown_tool_message(&self, name: &str) -> String {
@@ -123,11 +132,7 @@ impl Catalogue {
                  skills with --skills)"
             );
         }
-        let mut names: Vec<(usize, &str)> =
-            self.tools().map(|t| (strsim::levenshtein(name, &t.name), t.name.as_str())).collect();
-        names.sort_unstable();
-        let close: Vec<&str> =
-            names.iter().filter(|(distance, _)| *distance <= name.len().max(4) / 2).map(|(_, n)| *n).take(3).collect();
+        let close = self.nearest(name);
         if close.is_empty() {
             let some: Vec<&str> = self.tools().take(30).map(|t| t.name.as_str()).collect();
             let more = self.len().saturating_sub(some.len());

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 use toolbridge_config::{ElicitationAnswer, HttpConfig, ServerConfig, ServerFeatures, TransportConfig};
 
+use super::sse::{self, SseClientTransport};
 use super::stdio::{self, LossReason};
 use super::{PoolOptions, SandboxReport};
 use crate::interaction::{Progress, Relay, ServerEvent};
@@ -311,9 +312,12 @@ impl Connection {
         self.dead.store(true, Ordering::Release);
         let service = self.service.lock().await.take();
         if let Some(mut service) = service {
-            // The transport waits at most `grace` itself; the margin keeps rmcp from giving up
-            // on a close that is still going as planned.
-            let _ = service.close_with_timeout(grace + CLOSE_MARGIN).await;
+            // The transport waits at most `grace` itself; the margin lets a close that is going
+            // as planned finish. Past it, the process group is killed below — an expected end,
+            // not worth rmcp's `close_with_timeout` warning, so the wait is ours.
+            if tokio::time::timeout(grace + CLOSE_MARGIN, service.close()).await.is_err() {
+                tracing::debug!("the MCP session did not close within its grace; ending it");
+            }
         }
         self.kill();
     }
@@ -329,7 +333,7 @@ impl Connection {
         let tools_stale = Arc::new(AtomicBool::new(false));
         let base = match &server.transport {
             TransportConfig::Stdio(stdio) => stdio.cwd.clone(),
-            TransportConfig::Http(_) => None,
+            TransportConfig::Http(_) | TransportConfig::Sse(_) => None,
         }
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_default();
@@ -374,10 +378,17 @@ impl Connection {
                     }
                 }
             }
+            TransportConfig::Sse(http) => {
+                let client = http_client(name, http)?;
+                let deadline = tokio::time::Instant::now() + limit;
+                let service = serve_sse(handler, client, http, name, limit, deadline).await?;
+                Ok(Self::new(service, None, stderr, tools_stale, reason))
+            }
             TransportConfig::Http(http) => {
                 let client = http_client(name, http)?;
+                let deadline = tokio::time::Instant::now() + limit;
                 let auth =
-                    HttpAuth::new(server, http, client, Arc::clone(&options.token_store), options.authorizer.clone())
+                    HttpAuth::new(server, http, client.clone(), Arc::clone(&options.token_store), options.authorizer.clone())
                         .await
                         .map_err(|e| StartError::failed(options.secrets.scrub(&e.to_string())))?;
                 let auth = Arc::new(auth);
@@ -387,11 +398,26 @@ impl Connection {
                         auth.client(),
                         StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
                     );
-                    let error = match tokio::time::timeout(limit, handler.clone().serve(transport)).await {
+                    let error = match tokio::time::timeout_at(deadline, handler.clone().serve(transport)).await {
                         Ok(Ok(service)) => {
                             let mut connection = Self::new(service, None, stderr, tools_stale, reason);
                             connection.auth = Some(auth);
                             return Ok(connection);
+                        }
+                        // The spec's backwards compatibility: a 4xx to the POST may be a server
+                        // that speaks only the legacy transport (a 401 is a login, not that).
+                        Ok(Err(error)) if error.auth_challenge().is_none() && sse::is_legacy_answer(&error) => {
+                            tracing::debug!(server = %name, %error, "streamable HTTP refused; trying the legacy HTTP+SSE transport");
+                            let service = serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
+                                let sse_error = sse_error.to_string();
+                                StartError::failed(format!(
+                                    "server {name:?} at {}: initialize failed: {}; nor is it an SSE server: {}",
+                                    http.url,
+                                    tidy_error(&error.to_string()),
+                                    sse_error.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
+                                ))
+                            })?;
+                            return Ok(Self::new(service, None, stderr, tools_stale, reason));
                         }
                         Ok(Err(error)) => error,
                         Err(_) => {
@@ -493,6 +519,33 @@ pub(crate) async fn login(
 }
 
 /// The HTTP client of a server: its configured headers on every request (marked sensitive).
+/// Connects to a legacy HTTP+SSE server and completes the handshake by `deadline`.
+async fn serve_sse(
+    handler: Handler,
+    client: reqwest::Client,
+    http: &HttpConfig,
+    name: &str,
+    limit: Duration,
+    deadline: tokio::time::Instant,
+) -> Result<RunningService<RoleClient, Handler>, StartError> {
+    let connect = async {
+        let transport = SseClientTransport::connect(client, &http.url)
+            .await
+            .map_err(|error| StartError::failed(format!("server {name:?} at {}: {error}", http.url)))?;
+        handler.serve(transport).await.map_err(|error| {
+            StartError::failed(format!(
+                "server {name:?} at {}: initialize failed: {}",
+                http.url,
+                tidy_error(&error.to_string())
+            ))
+        })
+    };
+    tokio::time::timeout_at(deadline, connect).await.unwrap_or_else(|_| {
+        Err(StartError::failed(format!("server {name:?} at {} did not answer initialize within {limit:?}", http.url)))
+    })
+}
+
+/// The HTTP client of a server: its headers on every request.
 fn http_client(name: &str, config: &HttpConfig) -> Result<reqwest::Client, StartError> {
     let mut headers = reqwest::header::HeaderMap::new();
     for (key, value) in &config.headers {

@@ -20,6 +20,7 @@
 mod connection;
 mod request;
 mod slot;
+mod sse;
 mod stdio;
 
 use std::collections::HashMap;

@@ -191,7 +191,8 @@ impl Slot {
                         StartError::Failed(message) => StartError::Failed(pool.options.secrets.scrub(&message)),
                         login @ StartError::Login(_) => login,
                     };
-                    warn!(server = %self.config.name, error = %last_error, "MCP server did not start");
+                    // The caller reports the final failure (once); each attempt is a detail.
+                    debug!(server = %self.config.name, error = %last_error, "MCP server did not start");
                     if restart {
                         self.lock().failed_restarts += 1;
                     }
@@ -441,3 +442,4 @@ fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
         .without_max_times()
         .build()
 }
+

@@ -1,8 +1,16 @@
-//! `toolbridge agent create|list|show|delete`.
+//! `toolbridge agent create|update|list|show|delete`.
+//!
+//! A stored agent runs later, from any directory: every path in it is stored absolute (a
+//! `scripted:FILE` model, the servers' `cwd`, `envFile`, a `command` or arguments naming files,
+//! the skills' directories), resolved against the directory it was created in.
 
+use std::path::Path;
+
+use toolbridge::config::{ServerSpec, absolute};
 use toolbridge_runtime::{AgentDefinition, RegistryError, RuntimeError, RuntimeType};
 
-use crate::args::{AgentCommand, ToolArgs};
+use crate::args::{AgentArgs, AgentCommand, ToolArgs};
+use crate::commands::agent_view;
 use crate::error::{CliError, CliResult};
 use crate::setup::{App, parse_json_arg};
 
@@ -10,31 +18,41 @@ pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
     let printer = &app.printer;
     let store = app.store()?;
     match command {
-        AgentCommand::Create { name, runtime, model, runtime_config, system_prompt, tools, force } => {
-            let mut agent = AgentDefinition::named(&name);
-            agent.runtime = RuntimeType::new(runtime);
-            agent.model_id = model;
-            agent.runtime_config =
-                runtime_config.as_deref().map(|text| parse_json_arg(text, "--runtime-config")).transpose()?;
-            agent.system_prompt = system_prompt;
-            attach_tools(app, &mut agent, &tools)?;
+        AgentCommand::Create { name, from, flags, force } => {
+            let mut agent = match &from {
+                Some(path) => load_agent_file(path)?,
+                None => AgentDefinition::named(name.as_deref().unwrap_or_default()),
+            };
+            if let Some(name) = name {
+                agent.name = name;
+            }
+            if agent.name.trim().is_empty() {
+                return Err(CliError::usage("the agent has no name").hint("give one: toolbridge agent create NAME …"));
+            }
+            apply(app, &mut agent, &flags)?;
             validate(app, &agent).await?;
             if force {
                 store.upsert_agent(&agent).await?;
             } else {
                 store.create_agent(&agent).await.map_err(|e| match e {
-                    toolbridge_store::StoreError::AgentExists(_) => {
-                        CliError::usage(e).hint("pass --force to replace it, or `toolbridge agent delete` it first")
-                    }
+                    toolbridge_store::StoreError::AgentExists(_) => CliError::usage(e)
+                        .hint("pass --force to replace it, `toolbridge agent update` it, or delete it first"),
                     other => other.into(),
                 })?;
             }
-            printer.status(&format!("created agent {}", printer.bold(&name)));
+            printer.status(&format!("created agent {}", printer.bold(&agent.name)));
+        }
+        AgentCommand::Update { name, flags } => {
+            let mut agent = store.get_agent(&name).await?.ok_or_else(|| unknown_agent(&name))?.definition;
+            apply(app, &mut agent, &flags)?;
+            validate(app, &agent).await?;
+            store.upsert_agent(&agent).await?;
+            printer.status(&format!("updated agent {}", printer.bold(&name)));
         }
         AgentCommand::List { json } => {
             let agents = store.list_agents().await?;
             if json {
-                printer.json(&agents.iter().map(|a| masked(&a.definition)).collect::<Vec<_>>());
+                printer.json(&agents.iter().map(|a| agent_view::masked(&a.definition)).collect::<Vec<_>>());
             } else if agents.is_empty() {
                 printer.status("no agents yet; create one with `toolbridge agent create NAME --model ID`");
             } else {
@@ -51,15 +69,13 @@ pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
         }
         AgentCommand::Show { name, json, reveal } => {
             let agent = store.get_agent(&name).await?.ok_or_else(|| unknown_agent(&name))?;
-            let shown = if reveal { agent.definition.clone() } else { masked(&agent.definition) };
             if reveal {
                 // Asked for: the stored values, unscrubbed.
-                crate::output::line_unscrubbed(&serde_json::to_string_pretty(&shown).unwrap_or_default());
+                crate::output::line_unscrubbed(&serde_json::to_string_pretty(&agent.definition).unwrap_or_default());
+            } else if json {
+                printer.json(&agent_view::masked(&agent.definition));
             } else {
-                printer.json(&shown);
-            }
-            if !json {
-                printer.status(&printer.dim(&format!("created {}, updated {}", agent.created_at, agent.updated_at)));
+                agent_view::show(printer, &agent);
             }
         }
         AgentCommand::Delete { name } => {
@@ -70,6 +86,45 @@ pub(crate) async fn run(app: &App, command: AgentCommand) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// The flags given, over what the agent had; paths made absolute.
+fn apply(app: &App, agent: &mut AgentDefinition, flags: &AgentArgs) -> CliResult {
+    let cwd =
+        std::env::current_dir().map_err(|e| CliError::usage(format!("cannot read the current directory: {e}")))?;
+    if let Some(model) = &flags.model {
+        agent.model_id = Some(model.clone());
+    }
+    if let Some(runtime) = &flags.runtime {
+        agent.runtime = RuntimeType::new(runtime);
+    }
+    if let Some(text) = &flags.runtime_config {
+        agent.runtime_config = Some(parse_json_arg(text, "--runtime-config")?);
+    }
+    if let Some(system_prompt) = &flags.system_prompt {
+        agent.system_prompt = Some(system_prompt.clone());
+    }
+    attach_tools(app, agent, &flags.tools, false)?;
+    absolute_paths(agent, &cwd);
+    Ok(())
+}
+
+/// Every path of a stored agent made absolute against `base`.
+pub(crate) fn absolute_paths(agent: &mut AgentDefinition, base: &Path) {
+    if let Some(path) = agent.model_id.as_deref().and_then(|m| m.strip_prefix("scripted:")) {
+        agent.model_id = Some(format!("scripted:{}", absolute(Path::new(path), base).display()));
+    }
+    agent.mcp_servers = agent.mcp_servers.with_absolute_paths(base);
+    agent.skills = agent.skills.iter().map(|skill| skill.with_absolute_paths(base)).collect();
+}
+
+/// Reads an agent JSON file (`{name, runtime, model_id, …, mcp_servers, skills, policy}`);
+/// errors name the file and the field.
+pub(crate) fn load_agent_file(path: &Path) -> CliResult<AgentDefinition> {
+    let value = toolbridge::config::read_json_file(path, "agent config").map_err(CliError::usage)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        CliError::usage(format!("agent config {}: field {:?}: {}", path.display(), e.path().to_string(), e.inner()))
+    })
 }
 
 /// Everything that can be checked before the agent runs: its runtime, its `runtime_config`
@@ -103,24 +158,30 @@ pub(crate) fn unknown_agent(name: &str) -> CliError {
     CliError::usage(format!("no agent named {name:?}")).hint("list agents with `toolbridge agent list`")
 }
 
-/// Reads `--mcp-config`, `--skills` and `--policy` into an agent definition: typed once, stored
-/// as written (so that `${VAR}` templates keep secrets out of the store).
-pub(crate) fn attach_tools(app: &App, agent: &mut AgentDefinition, tools: &ToolArgs) -> CliResult {
-    let config = app.tools(tools)?;
-    if tools.mcp_config.is_some() {
-        agent.mcp_servers = config.mcp_servers;
+/// Reads `--mcp-config` (or, when `discover`, the discovered configuration), `--skills` and
+/// `--policy` into an agent definition: typed once, stored as written (so that `${VAR}`
+/// templates keep secrets out of the store).
+pub(crate) fn attach_tools(app: &App, agent: &mut AgentDefinition, tools: &ToolArgs, discover: bool) -> CliResult {
+    let loaded = app.load_tools(tools, discover)?;
+    if tools.mcp_config.is_some() || (discover && !loaded.config.mcp_servers.is_empty()) {
+        agent.mcp_servers = loaded.config.mcp_servers;
     }
     if tools.skills.is_some() {
-        agent.skills = config.skills;
+        agent.skills = loaded.config.skills;
     }
     if tools.policy.is_some() {
-        agent.policy = config.policy;
+        agent.policy = loaded.config.policy;
     }
     Ok(())
 }
 
-/// The definition with secret-looking literal values of its MCP servers masked (`${VAR}`
-/// references and ordinary values such as paths stay readable).
-fn masked(definition: &AgentDefinition) -> AgentDefinition {
-    AgentDefinition { mcp_servers: definition.mcp_servers.masked(), ..definition.clone() }
+/// A server's one-line description: its command line or URL.
+pub(crate) fn describe_server(spec: &ServerSpec) -> String {
+    match (&spec.command, &spec.url) {
+        (Some(command), _) => {
+            std::iter::once(command.as_str()).chain(spec.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        }
+        (None, Some(url)) => url.clone(),
+        (None, None) => "(no command or url)".to_owned(),
+    }
 }

@@ -1,151 +1,72 @@
-//! `toolbridge run`: one execution, streamed to the terminal and stored.
+//! `toolbridge run`: one execution, streamed to the terminal and stored; `--continue` carries
+//! a previous execution's conversation on.
 
-use std::time::Instant;
+use serde_json::{Map, Value};
+use toolbridge_runtime::{ConversationMessage, FinishReason, RuntimeExecutionResult};
+use toolbridge_store::{ExecutionFilter, StoredExecution};
 
-use futures::StreamExt;
-use serde_json::Value;
-use toolbridge::config::ProcessEnv;
-use toolbridge_agent::MODEL_VARIABLE;
-use toolbridge_runtime::{
-    AgentDefinition, EventCallback, FinishReason, RuntimeDeps, RuntimeExecutionResult, RuntimeType,
-};
-
-use crate::args::RunArgs;
-use crate::commands::agent::{attach_tools, unknown_agent};
+use crate::args::{AgentChoice, RunArgs};
+use crate::commands::session::{Session, resolve_agent};
 use crate::error::{CliError, CliResult};
-use crate::setup::{App, parse_json_arg, plural};
-
-fn load_agent_file(path: &std::path::Path) -> CliResult<AgentDefinition> {
-    let value = toolbridge::config::read_json_file(path, "agent config").map_err(CliError::usage)?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        CliError::usage(format!("agent config {}: field {:?}: {}", path.display(), e.path().to_string(), e.inner()))
-    })
-}
-
-/// Merges `over`'s keys into `base` (both JSON objects).
-fn merge(base: Option<Value>, over: Value) -> Value {
-    match (base, over) {
-        (Some(Value::Object(mut base)), Value::Object(over)) => {
-            base.extend(over);
-            Value::Object(base)
-        }
-        (_, over) => over,
-    }
-}
-
-/// The agent this run executes: stored, from a file, or made of the flags.
-async fn agent(app: &App, args: &RunArgs) -> CliResult<AgentDefinition> {
-    let mut agent = if let Some(name) = &args.agent {
-        app.store()?.get_agent(name).await?.ok_or_else(|| unknown_agent(name))?.definition
-    } else if let Some(path) = &args.config {
-        load_agent_file(path)?
-    } else {
-        AgentDefinition::named("adhoc")
-    };
-    if let Some(model) = &args.model {
-        agent.model_id = Some(model.clone());
-    }
-    if let Some(runtime) = &args.runtime {
-        agent.runtime = RuntimeType::new(runtime);
-    }
-    if let Some(text) = &args.runtime_config {
-        agent.runtime_config = Some(merge(agent.runtime_config.take(), parse_json_arg(text, "--runtime-config")?));
-    }
-    if let Some(system_prompt) = &args.system_prompt {
-        agent.system_prompt = Some(system_prompt.clone());
-    }
-    attach_tools(app, &mut agent, &args.tools)?;
-    Ok(agent)
-}
-
-/// A login hint names the `--mcp-config` file the servers came from, when they came from one.
-fn name_the_file(message: &str, args: &RunArgs) -> String {
-    match &args.tools.mcp_config {
-        Some(file) => message.replace("--mcp-config FILE", &format!("--mcp-config {}", file.display())),
-        None => message.to_owned(),
-    }
-}
+use crate::live::Live;
+use crate::output::duration;
+use crate::setup::{App, plural};
+use crate::terminal::prompt_from_stdin;
 
 pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     let printer = &app.printer;
-    let store = app.store()?;
-    let agent = agent(app, &args).await?;
-    let pool = app.pool();
-    let registry = app.registry_with(&pool, crate::elicit::for_run(args.json)).await?;
-    registry.validate_config(&agent.runtime, agent.runtime_config.as_ref()).map_err(CliError::usage)?;
-    let runtime = registry.create(&agent.runtime, RuntimeDeps::new(store.clone())).map_err(CliError::usage)?;
-    if runtime.requires_model()
-        && agent.model_id.is_none()
-        && std::env::var(MODEL_VARIABLE).map_or(true, |m| m.trim().is_empty())
-    {
-        return Err(CliError::usage(format!("agent {:?} has no model", agent.name)).hint(format!(
-            "pass --model ID (e.g. --model openai:gpt-4o-mini, or scripted:fixtures/transcripts/demo.json), \
-             give the agent one with `toolbridge agent create … --model ID`, or set {MODEL_VARIABLE}"
-        )));
-    }
-    // The servers resolved once here: their secrets are scrubbed from everything printed from
-    // now on, and they start while nothing else happens (the runtime finds them warm).
-    let servers = agent.mcp_servers.resolve(&agent.name, &ProcessEnv).map_err(CliError::usage)?;
-    for server in &servers {
-        server.register_secrets(&app.secrets);
-    }
-    let context = agent.context(args.prompt.clone());
-    let execution_id = context.execution_id.clone();
-
-    // Ctrl-C / SIGTERM / SIGHUP cancel the execution cleanly: it ends `cancelled` and is stored.
-    // A signal that came before the execution registered keeps asking until it has.
-    let signals = tokio::spawn({
-        let runtime = runtime.clone();
-        let execution_id = execution_id.clone();
-        let printer = printer.clone();
-        async move {
-            crate::signals::termination().await;
-            printer.status(&printer.dim("\ncancelling…"));
-            while !runtime.cancel(&execution_id).await {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+    #[cfg(feature = "temporal")]
+    let attach_to = args.execution_id.clone();
+    #[cfg(not(feature = "temporal"))]
+    let RunArgs { prompt, continue_from, mut agent, json } = args;
+    #[cfg(feature = "temporal")]
+    let RunArgs { prompt, continue_from, mut agent, json, execution_id: _ } = args;
+    let (prompt, previous) = match continue_from {
+        None => (prompt, None),
+        Some(value) => {
+            let (id, prompt) = continuation_target(app, value, prompt).await?;
+            let previous = previous_execution(app, id.as_deref(), &agent).await?;
+            reuse_previous_agent(app, &previous, &mut agent).await?;
+            (prompt, Some(previous))
         }
-    });
-
-    let enabled: Vec<_> = servers.into_iter().filter(|s| s.enabled).collect();
-    if !enabled.is_empty() {
-        let spinner = printer.spinner(format!("starting {}…", plural(enabled.len(), "MCP server")));
-        let connected = tokio::select! {
-            connected = pool.connect_all(&enabled) => connected,
-            () = crate::signals::termination() => Vec::new(),
-        };
-        if let Some(spinner) = spinner {
-            spinner.finish_and_clear();
-        }
-        for (name, outcome) in connected {
-            if let Err(error) = outcome {
-                let error = name_the_file(&error.to_string(), &args);
-                printer.status(&format!("{} server {name:?} unavailable: {error}", printer.red("warning:")));
-            }
-        }
-    }
-
-    let started = Instant::now();
-    let result = if args.json {
-        runtime.execute(&context).await
-    } else {
-        let events_printer = printer.clone();
-        let events = EventCallback::new(move |event| events_printer.event(event));
-        let mut stream = runtime.stream_execute(context, Some(events));
-        let mut last = None;
-        while let Some(item) = stream.next().await {
-            last = Some(item);
-        }
-        last.unwrap_or_else(|| RuntimeExecutionResult::failure("the runtime produced no result"))
     };
-    signals.abort();
-    pool.shutdown().await;
-
-    if args.json {
-        printer.json(&result);
-    } else {
-        finish_line(app, &result, started);
+    let prompt = match prompt.as_deref() {
+        Some("-") => prompt_from_stdin()?,
+        Some(text) => text.to_owned(),
+        None if !std::io::IsTerminal::is_terminal(&std::io::stdin()) => prompt_from_stdin()?,
+        None => {
+            return Err(CliError::usage("no prompt given").hint(
+                "give one (toolbridge run \"…\"), pipe it in (… | toolbridge run -), or talk with `toolbridge chat`",
+            ));
+        }
+    };
+    let definition = resolve_agent(app, &agent).await?;
+    let session = Session::open(app, definition, &agent, crate::elicit::for_run(json)).await?;
+    let mut context = session.agent.context(prompt);
+    // A durable execution started earlier (by a starter that died) is attached to by its id.
+    #[cfg(feature = "temporal")]
+    if let Some(id) = attach_to {
+        context.execution_id = toolbridge_runtime::ExecutionId::new(id);
     }
+    if let Some(previous) = &previous {
+        context.conversation_history = history_of(previous);
+    }
+    let execution_id = context.execution_id.to_string();
+    let live = (!json).then(|| Live::new(printer.clone()));
+    let result = session.execute(context, live.as_ref(), crate::signals::termination()).await;
+    session.close().await;
+    let stored = session.stored_duration(&execution_id).await;
+
+    if json {
+        printer.json(&with_execution_id(&result, &execution_id, stored));
+    } else {
+        finish_line(app, &result, stored);
+    }
+    outcome(&result, &execution_id).map_err(|e| session.name_the_file(e))
+}
+
+/// The command's outcome for an execution's result.
+pub(crate) fn outcome(result: &RuntimeExecutionResult, execution_id: &str) -> CliResult {
     if let Some(Value::String(cause)) = result.metadata.get("record_error") {
         return Err(CliError::failure(format!(
             "execution {execution_id} ran but its record could not be stored: {cause}"
@@ -154,23 +75,105 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     match result.finish_reason {
         _ if result.success => Ok(()),
         Some(FinishReason::Cancelled) => Err(CliError::failure(format!("execution {execution_id} cancelled"))),
-        _ => Err(CliError::failure(name_the_file(result.error.as_deref().unwrap_or("execution failed"), &args))),
+        _ => Err(CliError::failure(result.error.clone().unwrap_or_else(|| "execution failed".into()))),
     }
 }
 
-fn finish_line(app: &App, result: &RuntimeExecutionResult, started: Instant) {
+/// The result as JSON, with the `execution_id` it is stored under first and its stored
+/// `duration_ms`.
+fn with_execution_id(result: &RuntimeExecutionResult, execution_id: &str, stored: Option<u64>) -> Value {
+    let mut object = Map::new();
+    object.insert("execution_id".into(), Value::String(execution_id.to_owned()));
+    if let Some(ms) = stored {
+        object.insert("duration_ms".into(), Value::from(ms));
+    }
+    if let Ok(Value::Object(fields)) = serde_json::to_value(result) {
+        object.extend(fields);
+    }
+    Value::Object(object)
+}
+
+/// The last line: why it ended, how long it took (as stored), calls and tokens.
+pub(crate) fn finish_line(app: &App, result: &RuntimeExecutionResult, stored_ms: Option<u64>) {
     let printer = &app.printer;
     if !result.response.is_empty() && !result.response.ends_with('\n') {
         printer.write("\n");
     }
     let calls = result.tool_execution_messages.as_ref().map_or(0, Vec::len);
     let reason = result.finish_reason.map_or("-", FinishReason::as_str);
+    let took = stored_ms.map(duration).unwrap_or_else(|| "-".into());
     printer.status(&printer.dim(&format!(
-        "[{reason}] {} ms, {}, {} tokens ({} in / {} out)",
-        started.elapsed().as_millis(),
+        "[{reason}] {took}, {}, {} tokens ({} in / {} out)",
         plural(calls, "tool call"),
         result.usage.total_tokens,
         result.usage.input_tokens,
         result.usage.output_tokens
     )));
+}
+
+/// `--continue VALUE`: an execution id (with the prompt as usual), or — when no prompt is
+/// given and VALUE names no execution — the prompt itself, continuing the latest execution.
+async fn continuation_target(
+    app: &App,
+    value: String,
+    prompt: Option<String>,
+) -> CliResult<(Option<String>, Option<String>)> {
+    if value.is_empty() {
+        return Ok((None, prompt));
+    }
+    if prompt.is_some() {
+        return Ok((Some(value), prompt));
+    }
+    let names_an_execution = matches!(app.store()?.get_execution(&value).await, Ok(Some(_)));
+    Ok(if names_an_execution { (Some(value), None) } else { (None, Some(value)) })
+}
+
+/// The execution to continue: `id`, else the latest (of `--agent`'s, when given).
+async fn previous_execution(app: &App, id: Option<&str>, agent: &AgentChoice) -> CliResult<StoredExecution> {
+    let store = app.store()?;
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => {
+            let filter = ExecutionFilter { agent: agent.agent.clone(), limit: Some(1), ..ExecutionFilter::default() };
+            let latest = store.list_executions(&filter).await?;
+            let Some(latest) = latest.into_iter().next() else {
+                return Err(CliError::usage("no execution to continue").hint("run one first with `toolbridge run`"));
+            };
+            latest.id
+        }
+    };
+    store.get_execution(&id).await?.ok_or_else(|| {
+        CliError::usage(format!("no execution {id:?} to continue")).hint("list them with `toolbridge executions list`")
+    })
+}
+
+/// Continuing without naming an agent or a model: the previous execution's stored agent and
+/// model carry on.
+async fn reuse_previous_agent(app: &App, previous: &StoredExecution, choice: &mut AgentChoice) -> CliResult {
+    if choice.agent.is_none() && choice.config.is_none() {
+        let name = &previous.summary.agent_id;
+        if app.store()?.get_agent(name).await?.is_some() {
+            choice.agent = Some(name.clone());
+        }
+    }
+    if choice.flags.model.is_none() && choice.agent.is_none() && choice.config.is_none() {
+        choice.flags.model = previous.context.get("model_id").and_then(Value::as_str).map(str::to_owned);
+    }
+    Ok(())
+}
+
+/// A previous execution's conversation: its own history, its prompt, its answer.
+fn history_of(previous: &StoredExecution) -> Vec<ConversationMessage> {
+    let mut history: Vec<ConversationMessage> = previous
+        .context
+        .get("conversation_history")
+        .cloned()
+        .and_then(|h| serde_json::from_value(h).ok())
+        .unwrap_or_default();
+    let prompt = previous.context.get("prompt").and_then(Value::as_str).unwrap_or(&previous.summary.prompt);
+    history.push(ConversationMessage::text("user", prompt));
+    if !previous.result.response.is_empty() {
+        history.push(ConversationMessage::text("assistant", previous.result.response.clone()));
+    }
+    history
 }

@@ -10,6 +10,11 @@ use crate::setup::App;
 
 pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
     let printer = &app.printer;
+    if !args.stdio && args.http.is_none() {
+        return Err(CliError::usage("`serve` needs a transport: --stdio or --http ADDR").hint(
+            "toolbridge serve --stdio (for an MCP client that starts it), or toolbridge serve --http 127.0.0.1:8808",
+        ));
+    }
     if args.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
         return Err(CliError::usage("the serve token is empty: an empty token would turn authentication off")
             .hint("give a real token (--token or TOOLBRIDGE_SERVE_TOKEN), or unset TOOLBRIDGE_SERVE_TOKEN to serve loopback without one"));
@@ -19,8 +24,7 @@ pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
     }
     let config = app.tools(&args.tools)?;
     let pool = app.pool();
-    let origin = args.tools.mcp_config.clone().unwrap_or_default();
-    let catalogue = match app.catalogue(&config, &origin, &pool).await {
+    let catalogue = match app.catalogue(&config, &pool).await {
         Ok(catalogue) => Arc::new(catalogue),
         Err(error) => {
             pool.shutdown().await;

@@ -46,14 +46,21 @@ impl Env {
     }
 
     pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        let mut command = self.bare();
+        command.arg("--color").arg("never").args(args);
+        command
+    }
+
+    /// `toolbridge` without arguments: the environment only (to choose `--color` yourself).
+    pub(crate) fn bare(&self) -> Command {
         let mut command = Command::cargo_bin("toolbridge").unwrap();
         command
-            .arg("--color")
-            .arg("never")
-            .args(args)
             .current_dir(root())
             .env("TOOLBRIDGE_DB", self.db.path().join("tb.db"))
+            .env("XDG_CONFIG_HOME", self.files.path().join("xdg-config"))
             .env_remove("RUST_LOG")
+            .env_remove("TOOLBRIDGE_MODEL")
+            .env_remove("NO_COLOR")
             .env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_BASE_URL")
             .env_remove("ANTHROPIC_API_KEY")
@@ -76,8 +83,60 @@ impl Env {
 
     pub(crate) fn file(&self, name: &str, content: &str) -> String {
         let path = self.files.path().join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
         std::fs::write(&path, content).unwrap();
         path.to_str().unwrap().to_owned()
+    }
+
+    /// The directory of the test's files.
+    pub(crate) fn dir(&self) -> &Path {
+        self.files.path()
+    }
+
+    /// The user-level configuration directory (`$XDG_CONFIG_HOME`) the commands see.
+    pub(crate) fn xdg_config(&self) -> PathBuf {
+        self.files.path().join("xdg-config")
+    }
+
+    /// `toolbridge ARGS` in a pseudo-terminal (stdin, stdout and stderr all a terminal), with
+    /// colours as a terminal gets them (unless ARGS say `--color`).
+    pub(crate) fn pty(&self, args: &[&str], envs: &[(&str, &str)]) -> rexpect::session::PtySession {
+        let mut command = self.bare();
+        command.args(args).env("TERM", "xterm-256color");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        rexpect::session::spawn_command(command, Some(30_000)).unwrap()
+    }
+
+    /// `toolbridge ARGS` with `stdin` as its standard input.
+    pub(crate) fn run_with_stdin(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        let mut command = self.cmd(args);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// A scripted model (`scripted:FILE`) replaying `turns`.
+    pub(crate) fn model(&self, name: &str, turns: &Value) -> String {
+        format!("scripted:{}", self.file(name, &turns.to_string()))
+    }
+
+    /// An MCP config file with the testbed server (`testbed`) and more servers.
+    pub(crate) fn mcp_config(&self, name: &str, more: &Value) -> String {
+        let mut servers = json!({"testbed": {"command": testbed()}});
+        if let (Some(servers), Some(more)) = (servers.as_object_mut(), more.as_object()) {
+            servers.extend(more.clone());
+        }
+        self.file(name, &json!({"mcpServers": servers}).to_string())
     }
 
     /// An agent config file named after `marker` (so the `toolbridge` command line carries it)
@@ -125,6 +184,13 @@ impl Env {
         }
         bytes
     }
+}
+
+/// The exit status of the program in a pseudo-terminal session (after its end of output).
+pub(crate) fn pty_exit_code(session: &rexpect::session::PtySession) -> Option<i32> {
+    // `Exited(Pid(123), 2)`: rexpect's nix is not ours, so its type is read through Debug.
+    let status = format!("{:?}", session.process().wait().ok()?);
+    status.strip_prefix("Exited(")?.rsplit_once(", ")?.1.strip_suffix(')')?.parse().ok()
 }
 
 pub(crate) fn marker(test: &str) -> String {

@@ -198,7 +198,13 @@ pub(crate) async fn list(
                 .ok_or_else(|| ApiError::bad_request("cursor is not one this server issued").field("cursor"))?,
         ),
     };
-    let filter = ExecutionFilter { agent: query.agent.filter(|a| !a.is_empty()), status, limit: Some(limit), before };
+    let filter = ExecutionFilter {
+        agent: query.agent.filter(|a| !a.is_empty()),
+        status,
+        limit: Some(limit),
+        before,
+        ..ExecutionFilter::default()
+    };
     let page = state.store.list_executions_page(&filter).await?;
     let executions: Vec<SummaryView> = page.executions.into_iter().map(SummaryView::from).collect();
     Ok(Json(json!({"executions": executions, "next_cursor": page.next.as_ref().map(encode_cursor)})))
