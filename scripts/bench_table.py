@@ -143,6 +143,9 @@ def main():
         if derived:
             out += ["", "Derived (printed by `crates/agent/benches/agent_loop.rs`):", ""]
             out += [f"- {line}" for line in derived]
+    gateway = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-gateway.md")
+    if os.path.exists(gateway):
+        out += ["", open(gateway).read().rstrip()]
     plugins = sys.argv[5] if len(sys.argv) > 5 else ""
     if plugins and os.path.exists(plugins) and open(plugins).read().strip():
         out += ["", "## Runtime plugins (same run)", "",

@@ -6,6 +6,7 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v npm >/dev/null || need+=(nodejs npm)
 command -v pkill >/dev/null || need+=(procps)
+command -v script >/dev/null || need+=(bsdutils)
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]]; then
     echo "setup: installing ${need[*]}" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The official MCP conformance suite's server scenarios for initialize, ping, tools and DNS
-# rebinding, against `toolbridge serve --http` re-exporting the testbed server.
+# The official MCP conformance suite's server scenarios, all of them, against
+# `toolbridge serve --http` fronting the testbed server with its conformance fixtures
+# (fixtures/mcp/conformance.json: one stdio server, so `--prefix auto` serves its own names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${TOOLBRIDGE_SHARED:-../shared}
@@ -10,7 +11,8 @@ if [[ ! -x $SHARED/conformance/run.sh && ! -f $SHARED/conformance/run.sh ]]; the
 fi
 cargo build -q -p toolbridge-cli -p testbed-mcp
 log=$(mktemp)
-target/debug/toolbridge serve --mcp-config fixtures/mcp/testbed.json --http 127.0.0.1:0 2>"$log" &
+target=${CARGO_TARGET_DIR:-target}
+"$target/debug/toolbridge" serve --mcp-config fixtures/mcp/conformance.json --http 127.0.0.1:0 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
 url=
@@ -20,5 +22,4 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [[ -n $url ]] || { echo "toolbridge serve did not start:" >&2; cat "$log" >&2; exit 1; }
-bash "$SHARED/conformance/run.sh" server "$url" \
-  --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection
+bash "$SHARED/conformance/run.sh" server "$url"

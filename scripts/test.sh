@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 bash scripts/setup.sh
 # The dashboard test drives headless Chromium (Debian package); the runtime plugin tests run
-# the PyPI `mcp` client in a venv.
+# the PyPI `mcp` client in a venv, and so do the gateway tests (the benchmarks' peers are
+# installed by scripts/setup-bench-gateway.sh).
 bash scripts/setup-browser.sh
 bash scripts/setup-python-plugins.sh >/dev/null
+bash scripts/setup-python-mcp.sh >/dev/null
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

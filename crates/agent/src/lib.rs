@@ -31,6 +31,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod config;
+mod interaction;
 mod messages;
 mod run;
 mod runtime;

@@ -8,13 +8,14 @@ use futures::{StreamExt, stream};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use toolbridge::schema::SchemaTarget;
-use toolbridge::{CallLog, CallOptions, Catalogue, PreparedCall, ProgressListener, RawArguments};
+use toolbridge::{CallLog, CallOptions, Catalogue, PreparedCall, RawArguments};
 use toolbridge_providers::{ChatRequest, ChatResponse, ModelProvider, StreamAccumulator, StreamDelta, ToolCall};
 use toolbridge_runtime::{
     ExecutionEvent, ExecutionScope, FinishReason, RuntimeError, RuntimeExecutionContext, RuntimeExecutionResult, Usage,
 };
 
 use crate::config::AgentLoopConfig;
+use crate::interaction::{CallResponder, ExecutionInteractions};
 use crate::steps::{Conversation, NextStep, TURN_SEPARATOR, first_request, tool_specs};
 
 /// Everything one execution needs, prepared by [`prepare`](crate::prepare) from the context:
@@ -34,12 +35,14 @@ pub struct Prepared {
     pub config: AgentLoopConfig,
     /// What the result's `metadata` starts with (tools offered, unavailable sources).
     pub metadata: Map<String, Value>,
+    /// What MCP servers ask of the execution during its calls (sampling, elicitation).
+    pub(crate) interactions: Arc<ExecutionInteractions>,
 }
 
 impl Prepared {
     /// The per-call settings of this execution's tool calls.
     pub fn call_options(&self, cancel: Option<toolbridge_runtime::CancellationToken>) -> CallOptions {
-        CallOptions { cancel, timeout: self.config.tool_timeout(), schema_target: Some(self.target), progress: None }
+        CallOptions { cancel, timeout: self.config.tool_timeout(), schema_target: Some(self.target), responder: None }
     }
 }
 
@@ -54,7 +57,15 @@ struct State {
 
 impl State {
     fn result(&self, prepared: &Prepared, finish: FinishReason) -> RuntimeExecutionResult {
-        self.conversation.result(&prepared.model, &prepared.metadata, self.log.records(), finish)
+        let mut metadata = prepared.metadata.clone();
+        let samplings = prepared.interactions.samplings();
+        if samplings > 0 {
+            metadata.insert("sampling_requests".into(), serde_json::json!(samplings));
+        }
+        // Sampling answered during a call that was still running when the loop ended.
+        let mut result = self.conversation.result(&prepared.model, &metadata, self.log.records(), finish);
+        result.usage.accumulate(&prepared.interactions.take_usage());
+        result
     }
 }
 
@@ -87,8 +98,7 @@ pub(crate) async fn run(
     };
     let config = &prepared.config;
     let streaming = partials.is_some();
-    let mut call_options = prepared.call_options(Some(scope.cancellation_token().clone()));
-    call_options.progress = scope.has_listener().then(|| progress_events(scope.clone()));
+    let call_options = prepared.call_options(Some(scope.cancellation_token().clone()));
 
     let finish = loop {
         if scope.is_cancelled() {
@@ -123,6 +133,11 @@ pub(crate) async fn run(
             NextStep::CallTools(calls) => calls,
         };
         let records = run_tools(prepared, &calls, scope, &call_options, &state.log).await;
+        let sampled = prepared.interactions.take_usage();
+        if sampled.total_tokens > 0 || sampled.input_tokens > 0 {
+            state.conversation.usage.accumulate(&sampled);
+            scope.emit(&ExecutionEvent::Usage { usage: state.conversation.usage.clone() });
+        }
         state.conversation.apply_tool_results(&calls, &records);
     };
     Ok(state.result(prepared, finish))
@@ -150,24 +165,19 @@ async fn run_tools(
                     tool_execution_id: call.id.clone(),
                 });
             }
-            catalogue.begin(log, &call.name, RawArguments::Json(&call.arguments), &call.id)
+            let responder = CallResponder {
+                execution: Arc::clone(&prepared.interactions),
+                scope: scope.clone(),
+                tool_name: call.name.clone(),
+                tool_execution_id: call.id.clone(),
+            };
+            let options = CallOptions { responder: Some(Arc::new(responder)), ..options.clone() };
+            (catalogue.begin(log, &call.name, RawArguments::Json(&call.arguments), &call.id), options)
         })
         .collect();
-    let runs: Vec<_> = prepared_calls.into_iter().map(|call| run_one(call, options, scope)).collect();
+    let runs: Vec<_> =
+        prepared_calls.into_iter().map(|(call, options)| async move { run_one(call, &options, scope).await }).collect();
     stream::iter(runs).buffered(prepared.config.max_parallel_tools()).collect().await
-}
-
-/// The servers' progress reports of running calls, as `tool_progress` events.
-fn progress_events(scope: ExecutionScope) -> ProgressListener {
-    ProgressListener::new(move |report| {
-        scope.emit(&ExecutionEvent::ToolProgress {
-            tool_name: report.tool,
-            tool_execution_id: report.tool_use_id,
-            progress: report.progress.progress,
-            total: report.progress.total,
-            message: report.progress.message,
-        });
-    })
 }
 
 async fn run_one(

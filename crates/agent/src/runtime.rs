@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::interaction::ExecutionInteractions;
 use serde_json::{Map, json};
 use tokio::sync::mpsc;
 use toolbridge::config::{ProcessEnv, ToolConfig};
@@ -29,6 +30,10 @@ pub struct AgentLoopOptions {
     pub provider_options: ProviderOptions,
     /// Custom tool sources offered to every execution, next to its skills and MCP servers.
     pub custom_sources: Vec<Arc<dyn ToolSource>>,
+    /// Asks the person at hand when an MCP server elicits input during a tool call (its
+    /// [`Responder::elicit`](toolbridge::Responder::elicit)); `None`: each server's configured
+    /// answer (`decline` by default).
+    pub elicitor: Option<Arc<dyn toolbridge::Responder>>,
 }
 
 impl AgentLoopOptions {
@@ -39,6 +44,7 @@ impl AgentLoopOptions {
             provider_env: ProviderEnv::from_env(),
             provider_options: ProviderOptions::default(),
             custom_sources: Vec::new(),
+            elicitor: None,
         }
     }
 }
@@ -90,13 +96,20 @@ pub async fn prepare(
         .build()
         .await
         .map_err(|e| RuntimeError::InvalidContext(e.to_string()))?;
+    // A server that needs a login this execution cannot run fails it at start, naming the
+    // command that logs in (a degraded catalogue would hide it until the model tried).
+    if let Some(failure) = catalogue.failures().iter().find(|f| f.login_command.is_some()) {
+        return Err(RuntimeError::InvalidContext(failure.error.clone()));
+    }
     let mut metadata = Map::new();
     metadata.insert("tools_offered".into(), json!(catalogue.len()));
     metadata.insert("mcp_servers".into(), json!(ctx.mcp_servers.len()));
     if !catalogue.failures().is_empty() {
         metadata.insert("unavailable_sources".into(), json!(catalogue.failures()));
     }
-    Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata })
+    let interactions =
+        Arc::new(ExecutionInteractions::new(Arc::clone(&provider), model.clone(), options.elicitor.clone()));
+    Ok(Prepared { provider, model, catalogue: Arc::new(catalogue), target, config, metadata, interactions })
 }
 
 /// The bundled tool-calling agent loop (`agent_loop`, also what `default` resolves to).

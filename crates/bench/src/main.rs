@@ -6,6 +6,9 @@ catalogue → validated call → call log), so the numbers compare with the peer
   and `conc32` (CONC_N calls, 32 in flight) as JSON lines.
 - `toolbridge-bench ready K seq|concurrent`: connect K servers, list their tools, print
   `READY`, close, exit.
+- `toolbridge-bench http URL LABEL [N]`: N sequential `echo` calls over streamable HTTP to URL
+  (a server, or a gateway in front of one), after a warm-up, as one JSON line labelled LABEL
+  (`scripts/bench-gateway.sh`: the gateway's added latency per call).
 
 The server is `@modelcontextprotocol/server-everything` on the peers' Node, with paths relative
 to the peers-bench directory (run it from there), or `--server CMD ARGS…`. Like the CLI it runs
@@ -41,6 +44,16 @@ enum BenchCommand {
         /// The server command (default: server-everything from the peers-bench directory).
         #[arg(long, num_args = 1.., allow_hyphen_values = true)]
         server: Vec<String>,
+    },
+    /// Sequential `echo` calls over streamable HTTP to URL, as one JSON line.
+    Http {
+        /// The MCP endpoint.
+        url: String,
+        /// The label of the line (`direct`, `toolbridge`, …).
+        label: String,
+        /// Sequential calls.
+        #[arg(default_value_t = 2000)]
+        n: usize,
     },
     /// Connect K servers, list tools, print READY, exit.
     Ready {
@@ -90,7 +103,11 @@ async fn echo(catalogue: &Catalogue, log: &CallLog, tool: &str, i: usize) -> Res
     }
 }
 
-fn emit(scenario: &str, mut latencies: Vec<Duration>, wall: Duration) {
+fn emit(scenario: &str, latencies: Vec<Duration>, wall: Duration) {
+    emit_as("toolbridge", scenario, latencies, wall);
+}
+
+fn emit_as(client: &str, scenario: &str, mut latencies: Vec<Duration>, wall: Duration) {
     latencies.sort();
     let percentile = |p: f64| {
         let k = ((p / 100.0 * latencies.len() as f64).ceil() as usize).max(1) - 1;
@@ -99,7 +116,7 @@ fn emit(scenario: &str, mut latencies: Vec<Duration>, wall: Duration) {
     println!(
         "{}",
         json!({
-            "client": "toolbridge", "scenario": scenario, "n": latencies.len(),
+            "client": client, "scenario": scenario, "n": latencies.len(),
             "p50_us": percentile(50.0), "p99_us": percentile(99.0),
             "calls_per_s": (latencies.len() as f64 / wall.as_secs_f64() * 10.0).round() / 10.0,
             "wall_s": (wall.as_secs_f64() * 1000.0).round() / 1000.0,
@@ -164,6 +181,34 @@ async fn run(n: usize, conc_n: usize, command: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The same client for every row (the bridge's pool over rmcp's streamable HTTP client), so
+/// that the rows differ only by what stands between it and the server.
+async fn http(url: &str, label: &str, n: usize) -> Result<()> {
+    let pool = Pool::default();
+    let handle = pool.connect(&ServerConfig::http("target", url)).await?;
+    let call = |i: usize| {
+        let handle = handle.clone();
+        async move {
+            let arguments = json!({ "message": format!("m{i}") }).as_object().cloned();
+            let output = handle.call_tool("echo", arguments, toolbridge::PoolCallOptions::default()).await?;
+            if output.text == format!("Echo: m{i}") { Ok(()) } else { Err(anyhow!("bad echo {i}: {}", output.text)) }
+        }
+    };
+    for i in 0..WARMUP {
+        call(i).await?;
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let started = Instant::now();
+    for i in 0..n {
+        let at = Instant::now();
+        call(i).await?;
+        latencies.push(at.elapsed());
+    }
+    emit_as(label, "http-seq", latencies, started.elapsed());
+    pool.shutdown().await;
+    Ok(())
+}
+
 async fn ready(k: usize, concurrent: bool, command: &[String]) -> Result<()> {
     let pool = Pool::default();
     // Distinct names: K separate servers, as the peers start them.
@@ -183,6 +228,7 @@ async fn ready(k: usize, concurrent: bool, command: &[String]) -> Result<()> {
 async fn bench(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Run { n, conc_n, server } => run(n, conc_n, &server).await,
+        BenchCommand::Http { url, label, n } => http(&url, &label, n).await,
         BenchCommand::Ready { k, mode, server } => match mode.as_str() {
             "seq" => ready(k, false, &server).await,
             "concurrent" => ready(k, true, &server).await,

@@ -9,8 +9,9 @@ use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 
 use crate::source::ToolOutput;
 
-/// Converts a `tools/call` result.
-pub(crate) fn convert_result(result: CallToolResult) -> ToolOutput {
+/// Converts a `tools/call` result; `keep_content` keeps its content blocks as they came.
+pub(crate) fn convert_result(result: CallToolResult, keep_content: bool) -> ToolOutput {
+    let content = keep_content.then(|| serde_json::to_value(&result.content).unwrap_or_default());
     let mut parts: Vec<String> = Vec::with_capacity(result.content.len());
     let mut has_text = false;
     for block in result.content {
@@ -54,6 +55,7 @@ pub(crate) fn convert_result(result: CallToolResult) -> ToolOutput {
         original_bytes: None,
         trailer: None,
         structured: result.structured_content,
+        content,
     }
 }
 
@@ -93,7 +95,7 @@ mod tests {
             ContentBlock::Image(ImageContent::new("aGVsbG8=", "image/png")),
             ContentBlock::Text(TextContent::new("b")),
         ]);
-        let out = convert_result(r);
+        let out = convert_result(r, false);
         assert_eq!(out.text, "a\n[image: image/png, 8 bytes base64]\nb");
         assert!(!out.is_error);
     }
@@ -102,10 +104,10 @@ mod tests {
     fn embedded_resources_and_structured_content() {
         let r =
             result(vec![ContentBlock::Resource(EmbeddedResource::new(ResourceContents::text("body", "file:///x")))]);
-        assert_eq!(convert_result(r).text, "[resource <file:///x>]\nbody");
+        assert_eq!(convert_result(r, false).text, "[resource <file:///x>]\nbody");
         let mut structured = result(vec![]);
         structured.structured_content = Some(json!({"t": 1}));
-        let out = convert_result(structured);
+        let out = convert_result(structured, false);
         assert_eq!(out.text, r#"{"t":1}"#);
         assert_eq!(out.structured, Some(json!({"t": 1})));
     }
@@ -113,7 +115,7 @@ mod tests {
     #[test]
     fn errors_are_flagged() {
         let r = CallToolResult::error(vec![ContentBlock::Text(TextContent::new("bad"))]);
-        let out = convert_result(r);
+        let out = convert_result(r, false);
         assert!(out.is_error);
         assert_eq!(out.text, "bad");
     }

@@ -35,7 +35,10 @@
 mod catalogue;
 mod content;
 mod error;
+pub mod interaction;
 mod mcp;
+mod mcp_features;
+pub mod oauth;
 mod policy;
 mod pool;
 mod process;
@@ -47,22 +50,23 @@ mod source;
 pub mod validation;
 
 pub use catalogue::builder::{CatalogueBuilder, CatalogueError};
-pub use catalogue::call::{CallOptions, CallProgress, PreparedCall, ProgressListener, RawArguments};
+pub use catalogue::call::{CallOptions, PreparedCall, RawArguments};
 pub use catalogue::naming;
 pub use catalogue::{
     Catalogue, CatalogueOptions, DEFAULT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_OUTPUT_BYTES, ProviderTool, SourceFailure,
     ToolInfo,
 };
 pub use error::{Boundary, ToolError};
+pub use interaction::{Progress, Responder, ServerEvent};
+pub use mcp_features::prompt_text;
 pub use policy::{Decision, Policy, PolicyContext, PolicyError};
 pub use pool::{
     CallOptions as PoolCallOptions, DEFAULT_MAX_MESSAGE_BYTES, Pool, PoolError, PoolOptions, PoolStats, ServerHandle,
 };
+/// The MCP data model (rmcp's): requests, results and content of the gateway-level API.
+pub use rmcp::model as mcp_model;
 pub use skills::{build_skill, preset};
-pub use source::{
-    CallContext, JsonObject, Progress, ProgressSink, SourceError, ToolDescriptor, ToolOutput, ToolSource, ToolTable,
-    schema_of,
-};
+pub use source::{CallContext, JsonObject, SourceError, ToolDescriptor, ToolOutput, ToolSource, ToolTable, schema_of};
 /// The typed tool configuration (`toolbridge-config`).
 pub use toolbridge_config as config;
 pub use toolbridge_runtime::{CallLog, ToolCallRecord, ToolErrorType, ToolSourceKind};

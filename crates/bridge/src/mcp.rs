@@ -8,7 +8,9 @@ use toolbridge_config::ServerConfig;
 use toolbridge_runtime::ToolSourceKind;
 
 use crate::error::ToolError;
-use crate::pool::{CallOptions, Pool, ServerHandle};
+use crate::mcp_features;
+use crate::oauth::OAuthError;
+use crate::pool::{CallOptions, Pool, PoolError, ServerHandle};
 use crate::source::{CallContext, SourceError, ToolDescriptor, ToolOutput, ToolSource};
 
 /// An MCP server's tools. Connects through the pool on first use; the pool keeps the
@@ -28,13 +30,11 @@ fn glob_set(patterns: &[String], server: &str) -> Result<Option<GlobSet>, Source
     }
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
-        let glob = Glob::new(pattern).map_err(|e| SourceError {
-            source_name: server.to_owned(),
-            message: format!("invalid tool filter glob {pattern:?}: {}", e.kind()),
-        })?;
+        let glob = Glob::new(pattern)
+            .map_err(|e| SourceError::new(server, format!("invalid tool filter glob {pattern:?}: {}", e.kind())))?;
         builder.add(glob);
     }
-    builder.build().map(Some).map_err(|e| SourceError { source_name: server.to_owned(), message: e.to_string() })
+    builder.build().map(Some).map_err(|e| SourceError::new(server, e.to_string()))
 }
 
 impl McpSource {
@@ -50,8 +50,16 @@ impl McpSource {
             && !self.deny.as_ref().is_some_and(|set| set.is_match(tool))
     }
 
-    async fn handle(&self) -> Result<&ServerHandle, String> {
-        self.handle.get_or_try_init(|| self.pool.connect(&self.server)).await.map_err(|e| e.to_string())
+    async fn handle(&self) -> Result<&ServerHandle, PoolError> {
+        self.handle.get_or_try_init(|| self.pool.connect(&self.server)).await
+    }
+
+    fn source_error(&self, error: &PoolError) -> SourceError {
+        let mut failure = SourceError::new(&self.server.name, error.to_string());
+        if let PoolError::Login(OAuthError::LoginRequired { command, .. }) = error {
+            failure.login_command = Some(command.clone());
+        }
+        failure
     }
 }
 
@@ -66,14 +74,24 @@ impl ToolSource for McpSource {
     }
 
     async fn list_tools(&self) -> Result<Vec<ToolDescriptor>, SourceError> {
-        let error = |message: String| SourceError { source_name: self.server.name.clone(), message };
-        let handle = self.handle().await.map_err(error)?;
-        let tools = handle.list_tools().await.map_err(|e| error(e.to_string()))?;
-        Ok(tools.iter().filter(|tool| self.offered(&tool.name)).cloned().collect())
+        let handle = self.handle().await.map_err(|e| self.source_error(&e))?;
+        let tools = handle.list_tools().await.map_err(|e| self.source_error(&e))?;
+        let mut offered: Vec<ToolDescriptor> = tools.iter().filter(|tool| self.offered(&tool.name)).cloned().collect();
+        // Resources and prompts as tools, when configured (the server's own names win).
+        for tool in mcp_features::descriptors(&self.server.features) {
+            if !tools.iter().any(|t| t.name == tool.name) && self.offered(&tool.name) {
+                offered.push(tool);
+            }
+        }
+        Ok(offered)
     }
 
     fn sandbox(&self) -> Option<toolbridge_sandbox::SandboxReport> {
         self.handle.get().and_then(ServerHandle::sandbox)
+    }
+
+    fn server_handle(&self) -> Option<ServerHandle> {
+        self.handle.get().cloned()
     }
 
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
@@ -83,17 +101,26 @@ impl ToolSource for McpSource {
                 self.server.name
             )));
         }
-        let handle = self
-            .handle()
-            .await
-            .map_err(|reason| ToolError::Unavailable { server: self.server.name.clone(), reason })?;
+        let handle = self.handle().await.map_err(|reason| ToolError::Unavailable {
+            server: self.server.name.clone(),
+            reason: reason.to_string(),
+        })?;
         let arguments = match arguments {
             Value::Object(map) => Some(map),
             Value::Null => None,
             other => return Err(ToolError::invalid_arguments(format!("expected a JSON object, got {other}"))),
         };
-        let options =
-            CallOptions { timeout: ctx.timeout, cancel: Some(ctx.cancel.clone()), progress: ctx.progress.clone() };
+        if mcp_features::is_feature_tool(&self.server.features, tool)
+            && !handle.list_tools().await.is_ok_and(|tools| tools.iter().any(|t| t.name == tool))
+        {
+            return mcp_features::call(handle, tool, &arguments.unwrap_or_default()).await;
+        }
+        let options = CallOptions {
+            timeout: ctx.timeout,
+            cancel: Some(ctx.cancel.clone()),
+            responder: ctx.responder.clone(),
+            keep_content: ctx.keep_content,
+        };
         handle.call_tool(tool, arguments, options).await
     }
 }

@@ -376,5 +376,6 @@ pub(crate) async fn run(
         is_error: code != Some(0),
         trailer: Some(trailer),
         structured: None,
+        content: None,
     })
 }

@@ -49,42 +49,10 @@ pub struct CallContext {
     /// The most output bytes the model gets: a source that reads output (a process's pipes)
     /// need not keep more, and says how much there was in [`ToolOutput::original_bytes`].
     pub max_output_bytes: usize,
-    /// Receives the call's progress reports, when someone listens (an MCP server's
-    /// `notifications/progress`).
-    pub progress: Option<ProgressSink>,
-}
-
-/// How far a running call is, as its source reports it (MCP `notifications/progress`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    /// How far (increases with each report).
-    pub progress: f64,
-    /// Out of how much, when known.
-    pub total: Option<f64>,
-    /// What it is doing.
-    pub message: Option<String>,
-}
-
-/// Receives one call's progress reports. Called inline: keep it cheap.
-#[derive(Clone)]
-pub struct ProgressSink(Arc<dyn Fn(Progress) + Send + Sync>);
-
-impl ProgressSink {
-    /// Wraps a closure.
-    pub fn new(sink: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(sink))
-    }
-
-    /// Delivers one report.
-    pub fn report(&self, progress: Progress) {
-        (self.0)(progress);
-    }
-}
-
-impl std::fmt::Debug for ProgressSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressSink")
-    }
+    /// Answers an MCP server's sampling and elicitation during the call; hears its progress.
+    pub responder: Option<Arc<dyn crate::interaction::Responder>>,
+    /// Keep an MCP result's content blocks ([`ToolOutput::content`]).
+    pub keep_content: bool,
 }
 
 /// What a call produced. The catalogue caps `text` once, to the model's limit.
@@ -100,6 +68,9 @@ pub struct ToolOutput {
     pub trailer: Option<String>,
     /// `structuredContent`, when the tool returned one.
     pub structured: Option<Value>,
+    /// The MCP content blocks as the server sent them, when the call asked to keep them (a
+    /// gateway passes them on unchanged).
+    pub content: Option<Value>,
 }
 
 impl ToolOutput {
@@ -122,6 +93,15 @@ pub struct SourceError {
     pub source_name: String,
     /// Why.
     pub message: String,
+    /// When the source is an MCP server that needs an OAuth login: the command that logs in.
+    pub login_command: Option<String>,
+}
+
+impl SourceError {
+    /// A failure of `source_name`.
+    pub fn new(source_name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { source_name: source_name.into(), message: message.into(), login_command: None }
+    }
 }
 
 /// Where tools come from.
@@ -138,6 +118,11 @@ pub trait ToolSource: Send + Sync + fmt::Debug {
     async fn call_tool(&self, tool: &str, arguments: Value, ctx: &CallContext) -> Result<ToolOutput, ToolError>;
     /// What confines the processes this source runs, if it runs any.
     fn sandbox(&self) -> Option<SandboxReport> {
+        None
+    }
+    /// The MCP server behind this source, if it is one and has connected (the gateway
+    /// re-exports its resources, prompts and completions).
+    fn server_handle(&self) -> Option<crate::pool::ServerHandle> {
         None
     }
 }

@@ -153,7 +153,7 @@ async fn a_server_ignoring_cancellation_does_not_block_the_caller() {
     });
     let started = Instant::now();
     let error = handle
-        .call_tool("hang", None, PoolCallOptions { timeout: None, cancel: Some(cancel), progress: None })
+        .call_tool("hang", None, PoolCallOptions { cancel: Some(cancel), ..PoolCallOptions::default() })
         .await
         .unwrap_err();
     assert!(matches!(error, toolbridge::ToolError::Cancelled), "{error}");

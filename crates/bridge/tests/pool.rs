@@ -107,7 +107,7 @@ async fn hang_times_out_and_the_hung_server_is_replaced() {
     let handle = pool.connect(&testbed_server("t", &[])).await.unwrap();
     let pid = pid_of(&handle).await;
     let started = Instant::now();
-    let options = CallOptions { timeout: Some(Duration::from_millis(300)), cancel: None, progress: None };
+    let options = CallOptions { timeout: Some(Duration::from_millis(300)), ..CallOptions::default() };
     let error = handle.call_tool("hang", None, options).await.unwrap_err();
     assert!(matches!(error, ToolError::Timeout { .. }), "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -132,7 +132,7 @@ async fn cancellation_stops_the_wait() {
         trigger.cancel();
     });
     let started = Instant::now();
-    let options = CallOptions { timeout: None, cancel: Some(cancel), progress: None };
+    let options = CallOptions { cancel: Some(cancel), ..CallOptions::default() };
     let error = handle.call_tool("sleep_ms", args(json!({"ms": 20000})), options).await.unwrap_err();
     assert!(matches!(error, ToolError::Cancelled), "{error}");
     assert!(started.elapsed() < Duration::from_secs(1));
@@ -142,7 +142,7 @@ async fn cancellation_stops_the_wait() {
     );
     assert_eq!(cancelled_on_server(&handle, 1).await, 1, "the server was sent notifications/cancelled");
     // A timeout cancels on the server too.
-    let options = CallOptions { timeout: Some(Duration::from_millis(200)), cancel: None, progress: None };
+    let options = CallOptions { timeout: Some(Duration::from_millis(200)), ..CallOptions::default() };
     let error = handle.call_tool("sleep_ms", args(json!({"ms": 20000})), options).await.unwrap_err();
     assert!(matches!(error, ToolError::Timeout { .. }), "{error}");
     assert_eq!(cancelled_on_server(&handle, 2).await, 2);

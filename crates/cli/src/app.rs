@@ -211,6 +211,7 @@ async fn other(app: &App, command: Command) -> CliResult {
         Command::Agent(command) => commands::agent::run(app, command).await,
         Command::Runtimes(args) => commands::runtimes::run(app, args).await,
         Command::Executions(command) => commands::executions::run(app, command).await,
+        Command::Auth(command) => commands::auth::run(app, command).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Parsed::command(), "toolbridge", &mut script);

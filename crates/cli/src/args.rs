@@ -174,6 +174,9 @@ pub(crate) enum Command {
     Mcp(McpCommand),
     /// Serve the whole catalogue as one MCP server (also `toolbridge mcp serve`).
     Serve(ServeArgs),
+    /// OAuth logins to MCP servers (tokens kept in the database).
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Serve the HTTP API and the dashboard (agents, executions with live events, cancel, usage).
     Server(ServerArgs),
     /// Stored executions.
@@ -405,6 +408,52 @@ pub(crate) struct ServeArgs {
     /// Close a session after this many seconds without a request.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub(crate) session_idle_timeout: u64,
+    /// Be an OAuth protected resource of this authorization server (issuer URL): its metadata
+    /// is published, requests need its tokens (checked with --oauth-introspection).
+    #[arg(long, value_name = "URL", requires = "oauth_introspection", conflicts_with = "token")]
+    pub(crate) oauth_authorization_server: Option<String>,
+    /// The authorization server's token introspection endpoint (RFC 7662).
+    #[arg(long, value_name = "URL", requires = "oauth_authorization_server")]
+    pub(crate) oauth_introspection: Option<String>,
+    /// This gateway's client credentials at the introspection endpoint, `ID:SECRET`.
+    #[arg(long, env = "TOOLBRIDGE_SERVE_INTROSPECTION_CLIENT", value_name = "ID:SECRET", hide_env_values = true)]
+    pub(crate) oauth_introspection_client: Option<String>,
+    /// A scope every token must carry (repeatable).
+    #[arg(long = "oauth-scope", value_name = "SCOPE")]
+    pub(crate) oauth_scopes: Vec<String>,
+    /// The gateway's public URL, when it is reached through a proxy [default: http://ADDR/mcp].
+    #[arg(long, value_name = "URL")]
+    pub(crate) oauth_resource: Option<String>,
+    /// Name tools and prompts `server__name` (`always`), by their own names (`never`), or
+    /// by their own names when one server is served (`auto`).
+    #[arg(long, default_value = "auto", value_name = "never|auto|always")]
+    pub(crate) prefix: toolbridge::serve::Prefix,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Log in to an HTTP MCP server with OAuth (a browser flow with a loopback redirect; the
+    /// URL is printed when no browser can be opened).
+    Login {
+        /// The server's name in the configuration.
+        server: String,
+        #[command(flatten)]
+        tools: ToolArgs,
+        /// Do not try to open a browser; only print the URL.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// List the stored logins (never their tokens).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a server's login.
+    Logout {
+        /// The server's name.
+        server: String,
+    },
 }
 
 /// An execution's status, as `executions list --status` names it.

@@ -23,6 +23,7 @@
 mod app;
 mod args;
 mod commands;
+mod elicit;
 mod discovery;
 mod error;
 mod live;
@@ -31,6 +32,7 @@ mod output;
 mod plugins;
 mod setup;
 mod signals;
+mod tokens;
 mod terminal;
 
 pub use app::Cli;

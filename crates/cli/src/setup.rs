@@ -123,19 +123,38 @@ impl App {
 
     /// A pool that scrubs the process's secrets and launches children through this binary
     /// as the sandbox helper.
+    /// OAuth logins come from (and refreshed tokens go to) the store; without one, tokens live
+    /// in memory for this process.
     pub(crate) fn pool(&self) -> Pool {
-        Pool::new(PoolOptions {
+        let mut options = PoolOptions {
             secrets: self.secrets.clone(),
             sandbox_helper: Some(SandboxHelper::CurrentExe),
             ..PoolOptions::default()
-        })
+        };
+        match self.store() {
+            Ok(store) => options.token_store = Arc::new(crate::tokens::StoreTokens(store)),
+            Err(error) => tracing::debug!(%error, "no store: OAuth tokens are kept in memory only"),
+        }
+        Pool::new(options)
     }
 
     /// The built-in runtimes: the agent loop (and, with the `temporal` feature, its durable
     /// twin) and every runtime the embedding program registered.
     pub(crate) fn builtin_registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
+        self.builtin_registry_with(pool, None)
+    }
+
+    /// The built-in runtimes, the agent loop asking `elicitor` (the person at hand) when a
+    /// server elicits.
+    fn builtin_registry_with(
+        &self,
+        pool: &Pool,
+        elicitor: Option<Arc<dyn toolbridge::Responder>>,
+    ) -> CliResult<RuntimeRegistry> {
         let mut registry = RuntimeRegistry::new();
-        toolbridge_agent::register(&mut registry, AgentLoopOptions::new(pool.clone())).map_err(CliError::failure)?;
+        let mut options = AgentLoopOptions::new(pool.clone());
+        options.elicitor = elicitor;
+        toolbridge_agent::register(&mut registry, options).map_err(CliError::failure)?;
         #[cfg(feature = "temporal")]
         toolbridge_durable::register(&mut registry, toolbridge_durable::DurableOptions::new(self.temporal.clone()))
             .map_err(CliError::failure)?;
@@ -148,7 +167,16 @@ impl App {
     /// The registry: the built-in runtimes and the runtime plugins registered in the store
     /// (started on first use; their tools served from `pool`).
     pub(crate) async fn registry(&self, pool: &Pool) -> CliResult<RuntimeRegistry> {
-        let mut registry = self.builtin_registry(pool)?;
+        self.registry_with(pool, None).await
+    }
+
+    /// The registry, with an elicitor that asks the person at hand when a server elicits.
+    pub(crate) async fn registry_with(
+        &self,
+        pool: &Pool,
+        elicitor: Option<Arc<dyn toolbridge::Responder>>,
+    ) -> CliResult<RuntimeRegistry> {
+        let mut registry = self.builtin_registry_with(pool, elicitor)?;
         let store = self.store()?;
         self.plugins.register(&mut registry, &store, pool, &self.printer).await?;
         Ok(registry)

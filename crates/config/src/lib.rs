@@ -24,6 +24,7 @@
 
 mod dotenv;
 mod error;
+mod features;
 mod inputs;
 mod mcp;
 mod paths;
@@ -38,6 +39,7 @@ mod values;
 
 pub use dotenv::{DotenvError, parse_dotenv};
 pub use error::ConfigError;
+pub use features::{ElicitationAnswer, OAuthConfig, OAuthGrant, OAuthSpec, ServerFeatures};
 pub use inputs::{
     INPUT_ENV_PREFIX, InputSpec, input_env_var, input_references, input_value, parse_inputs, provide_input,
 };

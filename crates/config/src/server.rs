@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ConfigError;
+use crate::features::{ElicitationAnswer, OAuthConfig, OAuthGrant, OAuthSpec, ServerFeatures};
 use crate::inputs::input_env_var;
 use crate::sandbox::{SandboxPolicy, SandboxSetting};
 use crate::secrets::{SecretValue, Secrets, looks_secret, url_query_secrets};
@@ -138,6 +139,28 @@ pub struct ServerSpec {
     /// (`HOME`, `PATH`, `USER`, `LANG`, … plus its `env`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inherit_env: Option<Flag>,
+    /// OAuth for an HTTP server: `{client_id, client_secret, scopes, client_metadata_url,
+    /// redirect_port, grant}` (all optional; `{}` turns OAuth on with discovery and dynamic
+    /// registration). A server that answers 401 uses OAuth even without this key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthSpec>,
+    /// Offer the server's resources to the model (`<server>__list_resources`,
+    /// `<server>__read_resource`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Flag>,
+    /// Offer the server's prompts (`<server>__list_prompts`, `<server>__get_prompt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Flag>,
+    /// Answer the server's `sampling/createMessage` with the execution's model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Flag>,
+    /// How elicitations are answered without a terminal: `decline` (default), `cancel`,
+    /// `accept_defaults`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elicitation: Option<ElicitationAnswer>,
+    /// Roots declared to the server (paths or `file://` URIs).
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    pub roots: StringList,
     /// Which of its tools a durable execution may run again after losing the worker running
     /// the call: `true`, `false` (default) or a list of globs on its tool names.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +204,8 @@ pub struct HttpConfig {
     pub url: String,
     /// Headers sent with every request (e.g. `Authorization`).
     pub headers: BTreeMap<String, SecretValue>,
+    /// OAuth settings (`None`: OAuth only if the server asks for it).
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// How to reach a server.
@@ -221,6 +246,11 @@ pub struct ServerConfig {
     pub idempotent: Idempotent,
     /// The values of this configuration that are secrets (see [`crate::Secrets`]).
     pub secrets: Vec<SecretValue>,
+    /// Resources, prompts, sampling, elicitation and roots.
+    pub features: ServerFeatures,
+    /// The file (or other origin) the server was configured in, for messages that tell the
+    /// user what to run (`toolbridge auth login NAME --mcp-config FILE`).
+    pub origin: Option<String>,
 }
 
 /// The identity of a server configuration in the pool: a hash of the whole configuration,
@@ -304,10 +334,51 @@ impl ServerSpec {
                 }
                 noted.extend(url_query_secrets(&url).map(str::to_owned));
                 let headers = secret_map("headers", &self.headers, &mut text, &mut noted)?;
-                let http = HttpConfig { url, headers };
+                let oauth = match &self.oauth {
+                    None => None,
+                    Some(spec) => {
+                        let value = |field: &str, raw: &Option<ScalarString>, noted: &mut Vec<String>| {
+                            raw.as_ref().map(|raw| text(&format!("oauth.{field}"), &raw.0, noted)).transpose()
+                        };
+                        let client_id = value("client_id", &spec.client_id, &mut noted)?;
+                        let client_secret = value("client_secret", &spec.client_secret, &mut noted)?;
+                        if let Some(secret) = &client_secret {
+                            noted.push(secret.clone());
+                        }
+                        let grant = spec.grant.unwrap_or_default();
+                        if grant == OAuthGrant::ClientCredentials && (client_id.is_none() || client_secret.is_none()) {
+                            return Err(err(
+                                "oauth.grant",
+                                "client_credentials needs client_id and client_secret".into(),
+                            ));
+                        }
+                        if client_secret.is_some() && client_id.is_none() {
+                            return Err(err("oauth.client_secret", "a client_secret needs its client_id".into()));
+                        }
+                        Some(OAuthConfig {
+                            client_id,
+                            client_secret: client_secret.map(SecretValue::new),
+                            scopes: spec.scopes.0.clone(),
+                            client_metadata_url: spec.client_metadata_url.clone(),
+                            redirect_port: spec.redirect_port,
+                            grant,
+                        })
+                    }
+                };
+                let http = HttpConfig { url, headers, oauth };
                 if kind == Some(TransportKind::Sse) { TransportConfig::Sse(http) } else { TransportConfig::Http(http) }
             }
             None => return Err(err("command", "a server needs `command` (stdio) or `url` (HTTP)".into())),
+        };
+        if self.oauth.is_some() && !matches!(transport, TransportConfig::Http(_)) {
+            return Err(err("oauth", "only an HTTP server uses OAuth".into()));
+        }
+        let features = ServerFeatures {
+            resources: self.resources.is_some_and(|Flag(on)| on),
+            prompts: self.prompts.is_some_and(|Flag(on)| on),
+            sampling: self.sampling.is_some_and(|Flag(on)| on),
+            elicitation: self.elicitation.unwrap_or_default(),
+            roots: self.roots.0.clone(),
         };
         let enabled = match (self.enabled, self.disabled) {
             (Some(Flag(enabled)), _) => enabled,
@@ -332,6 +403,8 @@ impl ServerSpec {
             inherit_env: self.inherit_env.is_some_and(|Flag(inherit)| inherit),
             idempotent: self.idempotent.clone().unwrap_or_default(),
             secrets: noted.into_iter().map(SecretValue::new).collect(),
+            features,
+            origin: Some(origin.to_owned()),
         })
     }
 
@@ -369,6 +442,11 @@ impl ServerSpec {
         };
         mask(&mut spec.env);
         mask(&mut spec.headers);
+        if let Some(secret) = spec.oauth.as_mut().and_then(|oauth| oauth.client_secret.as_mut())
+            && !is_template(&secret.0)
+        {
+            secret.0 = crate::secrets::REDACTED.to_owned();
+        }
         if let Some(url) = &mut spec.url {
             let secrets: Vec<String> = url_query_secrets(url).map(str::to_owned).collect();
             for secret in secrets.iter().filter(|s| !is_template(s)) {
@@ -429,7 +507,10 @@ impl ServerConfig {
 
     /// A streamable HTTP server with defaults.
     pub fn http(name: impl Into<String>, url: impl Into<String>) -> Self {
-        Self::with_transport(name, TransportConfig::Http(HttpConfig { url: url.into(), headers: BTreeMap::new() }))
+        Self::with_transport(
+            name,
+            TransportConfig::Http(HttpConfig { url: url.into(), headers: BTreeMap::new(), oauth: None }),
+        )
     }
 
     fn with_transport(name: impl Into<String>, transport: TransportConfig) -> Self {
@@ -445,6 +526,8 @@ impl ServerConfig {
             inherit_env: false,
             idempotent: Idempotent::None,
             secrets: Vec::new(),
+            features: ServerFeatures::default(),
+            origin: None,
         }
     }
 
@@ -487,10 +570,24 @@ impl ServerConfig {
                     field(k.as_bytes());
                     field(v.expose().as_bytes());
                 }
+                if let Some(oauth) = &c.oauth {
+                    field(b"oauth");
+                    field(oauth.client_id.as_deref().unwrap_or_default().as_bytes());
+                    field(oauth.client_secret.as_ref().map(SecretValue::expose).unwrap_or_default().as_bytes());
+                    field(oauth.scopes.join(" ").as_bytes());
+                    field(oauth.client_metadata_url.as_deref().unwrap_or_default().as_bytes());
+                    field(&[u8::from(oauth.grant == OAuthGrant::ClientCredentials)]);
+                }
             }
         }
         field(&self.startup_timeout.as_nanos().to_le_bytes());
         field(&[u8::from(self.inherit_env)]);
+        // Capabilities declared at initialize differ with these.
+        let f = &self.features;
+        field(&[u8::from(f.sampling), f.elicitation as u8]);
+        for root in &f.roots {
+            field(root.as_bytes());
+        }
         field(serde_json::to_string(&self.sandbox).unwrap_or_default().as_bytes());
         PoolKey(h.finalize().into())
     }

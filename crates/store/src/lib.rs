@@ -1,4 +1,5 @@
-//! Persistence for toolbridge: agents, registered runtime plugins, executions (with their tool-call logs and usage) in an
+//! Persistence for toolbridge: agents, registered runtime plugins, executions (with their tool-call logs and usage) and the
+//! OAuth credentials of MCP servers (file readable by its owner only) in an
 //! embedded SQLite database (WAL mode, migrations, safe with several processes writing).
 //!
 //! [`Store`] implements the runtime's [`ControlPlane`](toolbridge_runtime::ControlPlane): give it
@@ -12,10 +13,12 @@
 #![warn(clippy::unwrap_used)]
 
 mod control_plane;
+mod credentials;
 mod migrations;
 mod plugins;
 mod store;
 
+pub use credentials::StoredLogin;
 pub use plugins::StoredPlugin;
 pub use store::{
     ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionSummary, Store, StoredAgent, StoredExecution,

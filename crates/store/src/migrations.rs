@@ -86,6 +86,15 @@ CREATE TABLE runtime_plugins (
     created_at  TEXT NOT NULL
 );
 ",
+    r"
+CREATE TABLE oauth_credentials (
+    server      TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    credentials TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (server, url)
+);
+",
 ];
 
 /// Brings the database to the current schema. A database from a newer toolbridge is refused.

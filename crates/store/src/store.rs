@@ -123,6 +123,25 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("time {text:?}: {e}")))
 }
 
+/// Makes the database (and its WAL and shared-memory files) readable by its owner only: it
+/// holds OAuth tokens.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(PathBuf::from(name));
+    }
+    for file in files.iter().filter(|f| f.exists()) {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).map_err(|e| StoreError::Open {
+            path: file.display().to_string(),
+            message: format!("cannot make it private: {e}"),
+        })?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Where the database lives by default: `$TOOLBRIDGE_DB`, else
     /// `$XDG_DATA_HOME/toolbridge/toolbridge.db`, else `~/.local/share/toolbridge/toolbridge.db`.
@@ -151,7 +170,9 @@ impl Store {
         }
         let connection = Connection::open(path)
             .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
-        Self::setup(connection, Some(path.to_owned()))
+        let store = Self::setup(connection, Some(path.to_owned()))?;
+        owner_only(path)?;
+        Ok(store)
     }
 
     /// An in-memory database (for tests).

@@ -50,6 +50,48 @@ pub fn testbed() -> String {
     binary("testbed-mcp").display().to_string()
 }
 
+/// A testbed server over streamable HTTP, as a child process killed on drop.
+#[derive(Debug)]
+pub struct HttpTestbed {
+    child: std::process::Child,
+    /// The MCP endpoint, `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+}
+
+impl HttpTestbed {
+    /// Starts `testbed-mcp --http 127.0.0.1:0 ARGS…` and waits for its address.
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(testbed())
+            .args(["--http", "127.0.0.1:0"])
+            .args(args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the HTTP testbed");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let url = loop {
+            let line = lines.next().expect("the testbed said where it listens").expect("read stderr");
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining its stderr so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let origin = url.trim_end_matches("/mcp").to_owned();
+        Self { child, url, origin }
+    }
+}
+
+impl Drop for HttpTestbed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Whether a process exists (zombies count as gone).
 pub fn alive(pid: i32) -> bool {
     if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {

@@ -2,7 +2,9 @@
 tests and benchmarks. Serves stdio by default, streamable HTTP with `--http ADDR`, the legacy
 HTTP+SSE transport with `--sse ADDR`. */
 
+mod fixtures;
 mod generated;
+mod oauth;
 mod server;
 mod sse;
 
@@ -39,6 +41,25 @@ pub(crate) struct Flags {
     /// Write N lines to stderr at startup.
     #[arg(long, default_value_t = 0, value_name = "N")]
     stderr_lines: usize,
+    /// Also serve the MCP conformance suite's fixtures: its `test_*` tools, resources, resource
+    /// template, prompts, completions and logging.
+    #[arg(long)]
+    pub(crate) fixtures: bool,
+    /// Protect the HTTP endpoint with OAuth, with an authorization server on the same origin.
+    #[arg(long, requires = "http")]
+    oauth: bool,
+    /// Seconds an access token lives (with --oauth).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    token_ttl: u64,
+    /// The scope every request needs (with --oauth).
+    #[arg(long, default_value = "mcp:read", value_name = "SCOPE")]
+    scope: String,
+    /// An extra scope `tools/call` needs: step-up (with --oauth).
+    #[arg(long, value_name = "SCOPE")]
+    call_scope: Option<String>,
+    /// A pre-registered confidential client `ID:SECRET` (client credentials; with --oauth).
+    #[arg(long, value_name = "ID:SECRET")]
+    oauth_client: Option<String>,
     /// The server name reported in initialize.
     #[arg(long, default_value = "testbed-mcp")]
     pub(crate) name: String,
@@ -64,7 +85,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
         return sse::serve_sse(server, addr).await;
     }
     match flags.http {
-        Some(addr) => serve_http(server, addr).await,
+        Some(addr) => serve_http(server, addr, &flags).await,
         None => {
             if flags.garbage_stdout {
                 use std::io::Write;
@@ -81,7 +102,7 @@ async fn run(flags: Flags) -> anyhow::Result<()> {
     }
 }
 
-async fn serve_http(server: server::Testbed, addr: SocketAddr) -> anyhow::Result<()> {
+async fn serve_http(server: server::Testbed, addr: SocketAddr, flags: &Flags) -> anyhow::Result<()> {
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     };
@@ -90,9 +111,30 @@ async fn serve_http(server: server::Testbed, addr: SocketAddr) -> anyhow::Result
         LocalSessionManager::default().into(),
         StreamableHttpServerConfig::default(),
     );
-    let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    eprintln!("listening on http://{}/mcp", listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if flags.oauth {
+        let oauth = oauth::Oauth::new(oauth::Settings {
+            token_ttl: flags.token_ttl,
+            scope: flags.scope.clone(),
+            call_scope: flags.call_scope.clone(),
+            client: flags
+                .oauth_client
+                .as_deref()
+                .and_then(|c| c.split_once(':'))
+                .map(|(i, s)| (i.to_owned(), s.to_owned())),
+        });
+        oauth.set_origin(format!("http://{bound}"));
+        let guard = oauth.clone();
+        router = router
+            .layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let guard = guard.clone();
+                async move { guard.guard(request, next).await }
+            }))
+            .merge(oauth.routes());
+    }
+    eprintln!("listening on http://{bound}/mcp");
     axum::serve(listener.tap_io(no_delay), router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

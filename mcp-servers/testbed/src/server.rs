@@ -1,14 +1,20 @@
 //! The testbed's tools and its fault injection.
 
+// Sampling and logging are deprecated by SEP-2577 in rmcp, yet part of the 2025-11-25
+// protocol this server speaks and of the conformance suite it serves.
+#![allow(deprecated)]
+
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeRequestParams,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities,
-    ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, ContentBlock,
+    GetPromptRequestParams, GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -18,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::Flags;
+use crate::fixtures;
 use crate::generated;
 
 /// A 1×1 PNG.
@@ -153,6 +160,7 @@ struct State {
     calls: AtomicUsize,
     cancelled: AtomicUsize,
     children: Mutex<Vec<std::process::Child>>,
+    subscriptions: fixtures::Subscriptions,
 }
 
 /// The testbed server. Cheap to clone (one per HTTP session shares the state).
@@ -184,6 +192,9 @@ fn append_line(path: &str, line: &str) -> Result<(), McpError> {
 impl Testbed {
     pub(crate) fn new(flags: Flags) -> Self {
         let mut tools = builtin_tools();
+        if flags.fixtures {
+            tools.extend(fixtures::tools());
+        }
         for i in 0..flags.tools {
             let schema = generated::schema(i).as_object().cloned().unwrap_or_default();
             tools.push(Tool::new(format!("gen_{i}"), generated::description(i), Arc::new(schema)));
@@ -195,7 +206,17 @@ impl Testbed {
                 calls: AtomicUsize::new(0),
                 cancelled: AtomicUsize::new(0),
                 children: Mutex::new(Vec::new()),
+                subscriptions: fixtures::Subscriptions::default(),
             }),
+        }
+    }
+
+    /// Resources, prompts, completions and logging exist only with `--fixtures`.
+    fn fixtures_only(&self) -> Result<(), McpError> {
+        if self.state.flags.fixtures {
+            Ok(())
+        } else {
+            Err(McpError::method_not_found::<rmcp::model::ListResourcesRequestMethod>())
         }
     }
 
@@ -209,6 +230,11 @@ impl Testbed {
         arguments: Option<Map<String, Value>>,
         context: &RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if self.state.flags.fixtures
+            && let Some(result) = fixtures::call(name, arguments.as_ref().unwrap_or(&Map::new()), context).await
+        {
+            return result.map(CallToolResponse::Complete);
+        }
         Ok(match name {
             "echo" => {
                 let p: EchoParams = params(arguments)?;
@@ -345,8 +371,103 @@ impl Testbed {
 
 impl ServerHandler for Testbed {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
+        let capabilities = if self.state.flags.fixtures {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_prompts()
+                .enable_logging()
+                .enable_completions()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build()
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(self.state.flags.name.clone(), env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        self.fixtures_only()?;
+        Ok(fixtures::resources())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.fixtures_only()?;
+        Ok(fixtures::resource_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.fixtures_only()?;
+        fixtures::read_resource(&request.uri).map(Into::into)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.fixtures_only()?;
+        self.state.subscriptions.subscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.fixtures_only()?;
+        self.state.subscriptions.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        self.fixtures_only()?;
+        Ok(fixtures::prompts())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        self.fixtures_only()?;
+        fixtures::get_prompt(&request).map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        self.fixtures_only()?;
+        fixtures::complete(&request)
+    }
+
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.fixtures_only()
     }
 
     async fn initialize(

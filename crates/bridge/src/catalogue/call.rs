@@ -26,7 +26,7 @@ use super::{Catalogue, Entry};
 use crate::content::truncate_output;
 use crate::error::ToolError;
 use crate::schema::{SchemaTarget, strip_strict_nulls_in};
-use crate::source::{CallContext, Progress, ProgressSink, ToolOutput};
+use crate::source::{CallContext, ToolOutput};
 
 /// Per-call settings.
 #[derive(Debug, Clone, Default)]
@@ -38,44 +38,9 @@ pub struct CallOptions {
     /// The schemas were given to the model in this dialect: undo its rewrites (OpenAI strict
     /// mode sends `null` for absent optional fields) before validating.
     pub schema_target: Option<SchemaTarget>,
-    /// Receives the progress reports of every call made with these options.
-    pub progress: Option<ProgressListener>,
-}
-
-/// One progress report of a call, with the call it belongs to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallProgress {
-    /// The catalogue name of the tool.
-    pub tool: String,
-    /// The call's id.
-    pub tool_use_id: String,
-    /// The report.
-    pub progress: Progress,
-}
-
-/// Receives the progress reports of calls. Called inline: keep it cheap.
-#[derive(Clone)]
-pub struct ProgressListener(std::sync::Arc<dyn Fn(CallProgress) + Send + Sync>);
-
-impl ProgressListener {
-    /// Wraps a closure.
-    pub fn new(listener: impl Fn(CallProgress) + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(listener))
-    }
-
-    /// The sink of one call.
-    fn sink(&self, tool: &str, tool_use_id: &str) -> ProgressSink {
-        let (listener, tool, tool_use_id) = (self.0.clone(), tool.to_owned(), tool_use_id.to_owned());
-        ProgressSink::new(move |progress| {
-            listener(CallProgress { tool: tool.clone(), tool_use_id: tool_use_id.clone(), progress });
-        })
-    }
-}
-
-impl std::fmt::Debug for ProgressListener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressListener")
-    }
+    /// Answers an MCP server's sampling and elicitation during the call, and hears its
+    /// progress and log messages.
+    pub responder: Option<std::sync::Arc<dyn crate::interaction::Responder>>,
 }
 
 /// The arguments of a call as the model sent them.
@@ -188,19 +153,33 @@ impl Catalogue {
 impl PreparedCall<'_> {
     /// Steps 2–7: runs the call and records its outcome.
     pub async fn run(self, options: &CallOptions) -> ToolCallRecord {
+        self.run_inner(options, false).await.0
+    }
+
+    /// Like [`run`](Self::run), and also gives back an MCP tool's content blocks as the server
+    /// sent them (uncapped: for a gateway that passes them on, not for a model).
+    pub async fn run_keeping_content(self, options: &CallOptions) -> (ToolCallRecord, Option<Value>) {
+        self.run_inner(options, true).await
+    }
+
+    async fn run_inner(self, options: &CallOptions, keep_content: bool) -> (ToolCallRecord, Option<Value>) {
         let Some(entry) = self.entry else {
             let message = self.catalogue.unknown_tool_message(&self.name);
-            return self.pending.finish(CallOutcome::failed(ToolErrorType::UnknownTool, message));
+            return (self.pending.finish(CallOutcome::failed(ToolErrorType::UnknownTool, message)), None);
         };
         let span = info_span!("tool_call", tool = %entry.info.name, server = %entry.info.source, tool_use_id = %self.tool_use_id);
-        let progress = options.progress.as_ref().map(|listener| listener.sink(&entry.info.name, &self.tool_use_id));
-        let result = execute(self.catalogue, entry, self.input, self.refused, options, progress).instrument(span).await;
+        let result =
+            execute(self.catalogue, entry, self.input, self.refused, options, keep_content).instrument(span).await;
+        let mut content = None;
         let mut outcome = match result {
-            Ok(output) => capped(output, self.catalogue.options.max_output_bytes),
+            Ok(mut output) => {
+                content = output.content.take();
+                capped(output, self.catalogue.options.max_output_bytes)
+            }
             Err(error) => CallOutcome::failed(error.error_type(), model_text(&entry.info.name, &error)),
         };
         outcome.metadata.insert("original_name".into(), Value::String(entry.info.original_name.clone()));
-        self.pending.finish(outcome)
+        (self.pending.finish(outcome), content)
     }
 }
 
@@ -211,7 +190,7 @@ async fn execute(
     mut input: Value,
     refused: Option<ToolError>,
     options: &CallOptions,
-    progress: Option<ProgressSink>,
+    keep_content: bool,
 ) -> Result<ToolOutput, ToolError> {
     if let Some(error) = refused {
         return Err(error);
@@ -235,7 +214,8 @@ async fn execute(
         cancel: options.cancel.clone().unwrap_or_default(),
         timeout: options.timeout.or(catalogue.options.call_timeout),
         max_output_bytes: catalogue.options.max_output_bytes,
-        progress,
+        responder: options.responder.clone(),
+        keep_content,
     };
     let source = &catalogue.sources[entry.source];
     AssertUnwindSafe(source.call_tool(&entry.info.original_name, input, &ctx))

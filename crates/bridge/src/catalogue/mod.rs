@@ -87,6 +87,9 @@ pub struct SourceFailure {
     pub source: String,
     /// Why.
     pub error: String,
+    /// When it is an MCP server that needs an OAuth login: the command that logs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_command: Option<String>,
 }
 
 /// A tool definition ready for a provider: name, description, normalised parameters.
@@ -157,8 +160,8 @@ impl Catalogue {
             let limit = options.list_timeout;
             async move {
                 match tokio::time::timeout(limit, source.list_tools()).await {
-                    Ok(result) => result.map_err(|e| e.message),
-                    Err(_) => Err(format!("did not list its tools within {limit:?}")),
+                    Ok(result) => result.map_err(|e| (e.message, e.login_command)),
+                    Err(_) => Err((format!("did not list its tools within {limit:?}"), None)),
                 }
             }
         }))
@@ -168,10 +171,10 @@ impl Catalogue {
         for (index, listing) in listings.into_iter().enumerate() {
             match listing {
                 Ok(tools) => listed.extend(tools.into_iter().map(|tool| (index, tool))),
-                Err(error) => {
+                Err((error, login_command)) => {
                     let source = sources[index].name().to_owned();
                     warn!(source = %source, error = %error, "tool source unavailable; catalogue degraded");
-                    failures.push(SourceFailure { source, error });
+                    failures.push(SourceFailure { source, error, login_command });
                 }
             }
         }

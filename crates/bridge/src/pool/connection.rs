@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rmcp::handler::client::progress::ProgressDispatcher;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
-    FormElicitationCapability, Implementation, ProgressNotificationParam, ProtocolVersion,
+    FormElicitationCapability, Implementation, ProtocolVersion,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -18,11 +17,13 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
-use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
+use toolbridge_config::{ElicitationAnswer, HttpConfig, ServerConfig, ServerFeatures, TransportConfig};
 
 use super::sse::{self, SseClientTransport};
 use super::stdio::{self, LossReason};
 use super::{PoolOptions, SandboxReport};
+use crate::interaction::{Progress, Relay, ServerEvent};
+use crate::oauth::{HttpAuth, MAX_AUTHORIZATIONS, OAuthError};
 use crate::process::{Killer, Launcher};
 
 /// How much longer than the transport's own grace the session's close may take.
@@ -79,31 +80,123 @@ impl StderrTail {
     }
 }
 
-/// Our side of the protocol: marks the tool list stale on `notifications/tools/list_changed`,
-/// hands `notifications/progress` to the call that asked for them.
+/// Our side of the protocol: capabilities as the server's config allows (sampling, roots;
+/// elicitation always, answered by the call's responder or the configured answer), requests
+/// and notifications relayed to the running calls' [`Responder`](crate::Responder)s, and the
+/// tool list marked stale on `notifications/tools/list_changed`.
 #[derive(Debug, Clone)]
 pub(crate) struct Handler {
     pub(crate) tools_stale: Arc<AtomicBool>,
-    pub(crate) progress: ProgressDispatcher,
-    /// Answer form elicitations by accepting the schema's defaults (no human in the loop).
+    /// Answer form elicitations by accepting the schema's defaults when no responder does.
     pub(crate) accept_elicitation_defaults: bool,
+    pub(crate) features: Arc<ServerFeatures>,
+    /// The roots, as `file://` URIs.
+    pub(crate) roots: Arc<Vec<String>>,
+    pub(crate) relay: Arc<Relay>,
 }
 
+/// The defaults of a requested form schema, as the accepted content.
+fn schema_defaults(requested_schema: &impl serde::Serialize) -> serde_json::Value {
+    let schema = serde_json::to_value(requested_schema).unwrap_or_default();
+    let content: serde_json::Map<String, serde_json::Value> = schema
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|properties| {
+            properties
+                .iter()
+                .filter_map(|(name, property)| property.get("default").map(|d| (name.clone(), d.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::Value::Object(content)
+}
+
+#[allow(deprecated)] // sampling, roots and logging: deprecated by SEP-2577 in rmcp, in the 2025-11-25 protocol
 impl ClientHandler for Handler {
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_stale.store(true, Ordering::Release);
+        self.relay.publish(ServerEvent::ToolListChanged { server: self.relay.server().to_owned() });
     }
 
-    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
-        self.progress.handle_notification(params).await;
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay.publish(ServerEvent::ResourceListChanged { server: self.relay.server().to_owned() });
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay.publish(ServerEvent::PromptListChanged { server: self.relay.server().to_owned() });
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.relay.publish(ServerEvent::ResourceUpdated { server: self.relay.server().to_owned(), uri: params.uri });
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(responder) = self.relay.by_token(&params.progress_token) {
+            let progress = Progress { progress: params.progress, total: params.total, message: params.message };
+            responder.progress(self.relay.server(), progress).await;
+        }
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let running = self.relay.running();
+        if running.is_empty() {
+            self.relay.publish(ServerEvent::Log { server: self.relay.server().to_owned(), message: params });
+            return;
+        }
+        for responder in running {
+            responder.log(self.relay.server(), params.clone()).await;
+        }
+    }
+
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListRootsResult::new(
+            self.roots.iter().map(|uri| rmcp::model::Root::new(uri.clone())).collect(),
+        ))
+    }
+
+    async fn create_message(
+        &self,
+        params: rmcp::model::CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
+        let server = self.relay.server();
+        if !self.features.sampling {
+            return Err(rmcp::ErrorData::invalid_request(
+                format!("sampling is not enabled for server {server:?} (set `sampling: true` in its config)"),
+                None,
+            ));
+        }
+        match self.relay.latest() {
+            Some(responder) => responder.create_message(server, params).await,
+            None => Err(rmcp::ErrorData::invalid_request("no running call can answer sampling", None)),
+        }
     }
 
     fn get_info(&self) -> ClientConfig {
         let mut capabilities = ClientCapabilities::default();
-        if self.accept_elicitation_defaults {
-            let mut elicitation = ElicitationCapability::new();
-            elicitation.form = Some(FormElicitationCapability::new());
-            capabilities.elicitation = Some(elicitation);
+        let mut elicitation = ElicitationCapability::new();
+        elicitation.form = Some(FormElicitationCapability::new());
+        capabilities.elicitation = Some(elicitation);
+        if self.features.sampling {
+            capabilities.sampling = Some(Default::default());
+        }
+        if !self.roots.is_empty() {
+            capabilities.roots = Some(Default::default());
         }
         // We speak the initialize handshake, so we propose the newest version that has one.
         ClientConfig::new(capabilities, Implementation::new("toolbridge", env!("CARGO_PKG_VERSION")))
@@ -115,23 +208,24 @@ impl ClientHandler for Handler {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, rmcp::ErrorData> {
-        match request {
-            ElicitRequestParams::FormElicitationParams { requested_schema, .. } if self.accept_elicitation_defaults => {
-                let schema = serde_json::to_value(&requested_schema).unwrap_or_default();
-                let content: serde_json::Map<String, serde_json::Value> = schema
-                    .get("properties")
-                    .and_then(serde_json::Value::as_object)
-                    .map(|properties| {
-                        properties
-                            .iter()
-                            .filter_map(|(name, property)| property.get("default").map(|d| (name.clone(), d.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Ok(ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::Value::Object(content)))
-            }
-            _ => Ok(ElicitResult::new(ElicitationAction::Decline)),
+        if let Some(responder) = self.relay.latest()
+            && let Some(answer) = responder.elicit(self.relay.server(), request.clone()).await
+        {
+            return answer;
         }
+        let answer = if self.accept_elicitation_defaults {
+            ElicitationAnswer::AcceptDefaults
+        } else {
+            self.features.elicitation
+        };
+        Ok(match (answer, request) {
+            (
+                ElicitationAnswer::AcceptDefaults,
+                ElicitRequestParams::FormElicitationParams { requested_schema, .. },
+            ) => ElicitResult::new(ElicitationAction::Accept).with_content(schema_defaults(&requested_schema)),
+            (ElicitationAnswer::Cancel, _) => ElicitResult::new(ElicitationAction::Cancel),
+            _ => ElicitResult::new(ElicitationAction::Decline),
+        })
     }
 }
 
@@ -146,17 +240,40 @@ pub(crate) struct Connection {
     pub(crate) sandbox: Option<SandboxReport>,
     pub(crate) stderr: Arc<StderrTail>,
     pub(crate) tools_stale: Arc<AtomicBool>,
-    /// Where the server's progress notifications go.
-    pub(crate) progress: ProgressDispatcher,
     /// Set when we ended the connection ourselves (e.g. an oversized message).
     reason: LossReason,
     dead: AtomicBool,
+    /// An HTTP server's OAuth state (its transport sends through it).
+    pub(crate) auth: Option<Arc<HttpAuth>>,
+    /// The calls running on this connection, for the server's requests and notifications.
+    pub(crate) relay: Arc<Relay>,
 }
 
 /// Why a server could not be started.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct StartError(pub(crate) String);
+pub(crate) enum StartError {
+    /// It failed (the message says how).
+    #[error("{0}")]
+    Failed(String),
+    /// It needs an OAuth login this process cannot run.
+    #[error(transparent)]
+    Login(OAuthError),
+}
+
+impl StartError {
+    fn failed(message: impl Into<String>) -> Self {
+        Self::Failed(message.into())
+    }
+}
+
+impl From<StartError> for super::PoolError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Failed(message) => Self::Unavailable(message),
+            StartError::Login(error) => Self::Login(error),
+        }
+    }
+}
 
 impl Connection {
     /// Whether the connection can still carry requests.
@@ -211,12 +328,21 @@ impl Connection {
         tasks: &TaskTracker,
         options: &PoolOptions,
         launcher: &Launcher,
+        events: &tokio::sync::broadcast::Sender<ServerEvent>,
     ) -> Result<Self, StartError> {
         let tools_stale = Arc::new(AtomicBool::new(false));
+        let base = match &server.transport {
+            TransportConfig::Stdio(stdio) => stdio.cwd.clone(),
+            TransportConfig::Http(_) | TransportConfig::Sse(_) => None,
+        }
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
         let handler = Handler {
             tools_stale: Arc::clone(&tools_stale),
-            progress: ProgressDispatcher::new(),
             accept_elicitation_defaults: options.accept_elicitation_defaults,
+            features: Arc::new(server.features.clone()),
+            roots: Arc::new(server.features.root_uris(&base)),
+            relay: Arc::new(Relay::new(&server.name, events.clone())),
         };
         let stderr = Arc::new(StderrTail::default());
         let reason = LossReason::default();
@@ -236,7 +362,7 @@ impl Connection {
                         process.kill();
                         // The server's last words say why; wait (briefly) for them.
                         stderr.closed(options.close_grace).await;
-                        Err(StartError(format!(
+                        Err(StartError::failed(format!(
                             "server {name:?} failed during initialize: {}{}",
                             tidy_error(&error.to_string()),
                             reason.get().map(|r| format!(": {r}")).unwrap_or_default() + &stderr.suffix()
@@ -245,54 +371,91 @@ impl Connection {
                     Err(_) => {
                         process.kill();
                         stderr.closed(options.close_grace).await;
-                        Err(StartError(format!(
+                        Err(StartError::failed(format!(
                             "server {name:?} did not answer initialize within {limit:?}{}",
                             stderr.suffix()
                         )))
                     }
                 }
             }
-            TransportConfig::Http(http) | TransportConfig::Sse(http) => {
+            TransportConfig::Sse(http) => {
                 let client = http_client(name, http)?;
                 let deadline = tokio::time::Instant::now() + limit;
-                let service = if matches!(server.transport, TransportConfig::Sse(_)) {
-                    serve_sse(handler, client, http, name, limit, deadline).await?
-                } else {
+                let service = serve_sse(handler, client, http, name, limit, deadline).await?;
+                Ok(Self::new(service, None, stderr, tools_stale, reason))
+            }
+            TransportConfig::Http(http) => {
+                let client = http_client(name, http)?;
+                let deadline = tokio::time::Instant::now() + limit;
+                let auth =
+                    HttpAuth::new(server, http, client.clone(), Arc::clone(&options.token_store), options.authorizer.clone())
+                        .await
+                        .map_err(|e| StartError::failed(options.secrets.scrub(&e.to_string())))?;
+                let auth = Arc::new(auth);
+                let mut authorizations = 0;
+                loop {
                     let transport = StreamableHttpClientTransport::with_client(
-                        client.clone(),
+                        auth.client(),
                         StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
                     );
-                    match tokio::time::timeout_at(deadline, handler.clone().serve(transport)).await {
-                        Ok(Ok(service)) => service,
+                    let error = match tokio::time::timeout_at(deadline, handler.clone().serve(transport)).await {
+                        Ok(Ok(service)) => {
+                            let mut connection = Self::new(service, None, stderr, tools_stale, reason);
+                            connection.auth = Some(auth);
+                            return Ok(connection);
+                        }
                         // The spec's backwards compatibility: a 4xx to the POST may be a server
-                        // that speaks only the legacy transport.
-                        Ok(Err(error)) if sse::is_legacy_answer(&error) => {
+                        // that speaks only the legacy transport (a 401 is a login, not that).
+                        Ok(Err(error)) if error.auth_challenge().is_none() && sse::is_legacy_answer(&error) => {
                             tracing::debug!(server = %name, %error, "streamable HTTP refused; trying the legacy HTTP+SSE transport");
-                            serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
-                                StartError(format!(
+                            let service = serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
+                                let sse_error = sse_error.to_string();
+                                StartError::failed(format!(
                                     "server {name:?} at {}: initialize failed: {}; nor is it an SSE server: {}",
                                     http.url,
                                     tidy_error(&error.to_string()),
-                                    sse_error.0.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
+                                    sse_error.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
                                 ))
-                            })?
+                            })?;
+                            return Ok(Self::new(service, None, stderr, tools_stale, reason));
                         }
-                        Ok(Err(error)) => {
-                            return Err(StartError(format!(
-                                "server {name:?} at {}: initialize failed: {}",
-                                http.url,
-                                tidy_error(&error.to_string())
-                            )));
-                        }
+                        Ok(Err(error)) => error,
                         Err(_) => {
-                            return Err(StartError(format!(
+                            return Err(StartError::failed(format!(
                                 "server {name:?} at {} did not answer initialize within {limit:?}",
                                 http.url
                             )));
                         }
+                    };
+                    let Some(challenge) = error.auth_challenge().map(str::to_owned) else {
+                        return Err(StartError::failed(format!(
+                            "server {name:?} at {}: initialize failed: {}",
+                            http.url,
+                            tidy_error(&error.to_string())
+                        )));
+                    };
+                    if http.oauth.is_none() && http.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+                        // A static credential from the config, refused: no login would help.
+                        return Err(StartError::failed(format!(
+                            "server {name:?} at {} refused the Authorization header of its config (HTTP 401); \
+                             check the token",
+                            http.url
+                        )));
                     }
-                };
-                Ok(Self::new(service, None, stderr, tools_stale, reason))
+                    if !auth.can_authorize() {
+                        return Err(StartError::Login(auth.login_required()));
+                    }
+                    if authorizations >= MAX_AUTHORIZATIONS {
+                        return Err(StartError::failed(format!(
+                            "server {name:?} still refuses after {MAX_AUTHORIZATIONS} OAuth authorizations"
+                        )));
+                    }
+                    authorizations += 1;
+                    auth.authorize(Some(&challenge)).await.map_err(|e| match e {
+                        OAuthError::LoginRequired { .. } => StartError::Login(e),
+                        other => StartError::failed(options.secrets.scrub(&other.to_string())),
+                    })?;
+                }
             }
         }
     }
@@ -305,9 +468,8 @@ impl Connection {
         reason: LossReason,
     ) -> Self {
         let peer = service.peer().clone();
-        let progress = service.service().progress.clone();
+        let relay = Arc::clone(&service.service().relay);
         Self {
-            progress,
             service: tokio::sync::Mutex::new(Some(service)),
             peer,
             process,
@@ -316,10 +478,47 @@ impl Connection {
             tools_stale,
             reason,
             dead: AtomicBool::new(false),
+            auth: None,
+            relay,
         }
     }
 }
 
+/// Runs an OAuth login for `server` (an HTTP server): the server is first asked without a
+/// token, so that its challenge seeds discovery and scopes; the tokens land in `store`.
+pub(crate) async fn login(
+    server: &ServerConfig,
+    store: Arc<dyn crate::oauth::TokenStore>,
+    authorizer: Arc<dyn crate::oauth::Authorizer>,
+) -> Result<crate::oauth::LoginSummary, OAuthError> {
+    let fail = |message: String| OAuthError::Failed { server: server.name.clone(), message };
+    let TransportConfig::Http(http) = &server.transport else {
+        return Err(fail("only an HTTP server logs in with OAuth; this one is a stdio server".into()));
+    };
+    let client = http_client(&server.name, http).map_err(|e| fail(e.to_string()))?;
+    let auth = HttpAuth::new(server, http, client.clone(), Arc::clone(&store), Some(authorizer)).await?;
+    let probe = StreamableHttpClientTransport::with_client(
+        client,
+        StreamableHttpClientTransportConfig::with_uri(http.url.as_str()),
+    );
+    let challenge = match tokio::time::timeout(server.startup_timeout, ().serve(probe)).await {
+        Ok(Ok(service)) => {
+            // The server did not ask for a token to start; it may still on other requests.
+            let _ = service.cancel().await;
+            None
+        }
+        Ok(Err(error)) => error.auth_challenge().map(str::to_owned),
+        Err(_) => None,
+    };
+    auth.authorize(challenge.as_deref()).await?;
+    let stored = store.load(&server.name, &http.url).await?;
+    stored
+        .as_deref()
+        .and_then(crate::oauth::describe_credentials)
+        .ok_or_else(|| fail("the authorization completed but no credentials were stored".into()))
+}
+
+/// The HTTP client of a server: its configured headers on every request (marked sensitive).
 /// Connects to a legacy HTTP+SSE server and completes the handshake by `deadline`.
 async fn serve_sse(
     handler: Handler,
@@ -332,9 +531,9 @@ async fn serve_sse(
     let connect = async {
         let transport = SseClientTransport::connect(client, &http.url)
             .await
-            .map_err(|error| StartError(format!("server {name:?} at {}: {error}", http.url)))?;
+            .map_err(|error| StartError::failed(format!("server {name:?} at {}: {error}", http.url)))?;
         handler.serve(transport).await.map_err(|error| {
-            StartError(format!(
+            StartError::failed(format!(
                 "server {name:?} at {}: initialize failed: {}",
                 http.url,
                 tidy_error(&error.to_string())
@@ -342,7 +541,7 @@ async fn serve_sse(
         })
     };
     tokio::time::timeout_at(deadline, connect).await.unwrap_or_else(|_| {
-        Err(StartError(format!("server {name:?} at {} did not answer initialize within {limit:?}", http.url)))
+        Err(StartError::failed(format!("server {name:?} at {} did not answer initialize within {limit:?}", http.url)))
     })
 }
 
@@ -351,16 +550,16 @@ fn http_client(name: &str, config: &HttpConfig) -> Result<reqwest::Client, Start
     let mut headers = reqwest::header::HeaderMap::new();
     for (key, value) in &config.headers {
         let header = reqwest::header::HeaderName::from_bytes(key.as_bytes())
-            .map_err(|_| StartError(format!("server {name:?}: invalid header name {key:?}")))?;
+            .map_err(|_| StartError::failed(format!("server {name:?}: invalid header name {key:?}")))?;
         let mut value = reqwest::header::HeaderValue::from_str(value.expose())
-            .map_err(|_| StartError(format!("server {name:?}: invalid value for header {key:?}")))?;
+            .map_err(|_| StartError::failed(format!("server {name:?}: invalid value for header {key:?}")))?;
         value.set_sensitive(true);
         headers.insert(header, value);
     }
     reqwest::Client::builder()
         .default_headers(headers)
         .build()
-        .map_err(|e| StartError(format!("server {name:?}: cannot build the HTTP client: {e}")))
+        .map_err(|e| StartError::failed(format!("server {name:?}: cannot build the HTTP client: {e}")))
 }
 
 /// rmcp's transport errors name the transport's full generic type

@@ -18,6 +18,7 @@
 //! owned by its transport (see [`crate::process`]).
 
 mod connection;
+mod request;
 mod slot;
 mod sse;
 mod stdio;
@@ -35,10 +36,15 @@ use toolbridge_config::{PoolKey, Secrets, ServerConfig};
 use tracing::info;
 
 use crate::error::ToolError;
+use crate::interaction::{Responder, ServerEvent};
+use crate::oauth::{Authorizer, MemoryTokenStore, OAuthError, TokenStore};
 use crate::process::Launcher;
-use crate::source::{ProgressSink, ToolDescriptor, ToolOutput};
+use crate::source::{ToolDescriptor, ToolOutput};
 use slot::Slot;
 use toolbridge_sandbox::{Helper as SandboxHelper, SandboxReport};
+
+/// How many server events a [`Pool::events`] receiver may fall behind.
+const EVENT_BUFFER: usize = 256;
 
 /// Default [`PoolOptions::max_message_bytes`]: 16 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -69,6 +75,11 @@ pub struct PoolOptions {
     /// The secrets scrubbed from servers' stderr and from every error the pool reports; each
     /// server's own secrets are added when it is first used.
     pub secrets: Secrets,
+    /// Where OAuth credentials of HTTP servers live (default: in memory, for this pool only).
+    pub token_store: Arc<dyn TokenStore>,
+    /// Who sends a person through an OAuth authorization when a server asks for one
+    /// (default: nobody — such a server fails with the `toolbridge auth login` command to run).
+    pub authorizer: Option<Arc<dyn Authorizer>>,
     /// How to run the sandbox helper that confines (or only contains) every stdio server and
     /// skill command: `None` looks for `toolbridge-sandbox-exec` next to this program. The
     /// `toolbridge` CLI is its own helper ([`SandboxHelper::CurrentExe`]).
@@ -87,6 +98,8 @@ impl Default for PoolOptions {
             accept_elicitation_defaults: false,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             secrets: Secrets::new(),
+            token_store: Arc::new(MemoryTokenStore::new()),
+            authorizer: None,
             sandbox_helper: None,
         }
     }
@@ -98,6 +111,9 @@ pub enum PoolError {
     /// It did not start, or could not be restarted.
     #[error("{0}")]
     Unavailable(String),
+    /// It needs an OAuth login this process cannot run.
+    #[error(transparent)]
+    Login(OAuthError),
     /// The pool was shut down.
     #[error("the connection pool is shut down")]
     ShutDown,
@@ -110,9 +126,11 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Cancels the call when it fires.
     pub cancel: Option<CancellationToken>,
-    /// Receives the server's progress reports for the call (a progress token is sent only
-    /// when someone listens).
-    pub progress: Option<ProgressSink>,
+    /// Answers the server's sampling and elicitation requests during the call, and hears its
+    /// progress and log messages.
+    pub responder: Option<Arc<dyn Responder>>,
+    /// Keep the result's content blocks as the server sent them ([`ToolOutput::content`]).
+    pub keep_content: bool,
 }
 
 /// Pool counters, for the CLI and benchmarks.
@@ -164,6 +182,7 @@ struct Inner {
     tasks: TaskTracker,
     shutdown: CancellationToken,
     evictor: OnceLock<()>,
+    events: tokio::sync::broadcast::Sender<ServerEvent>,
 }
 
 /// The connection pool. Cheap to clone; clones share the pool.
@@ -191,8 +210,15 @@ impl Pool {
                 tasks: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
                 evictor: OnceLock::new(),
+                events: tokio::sync::broadcast::Sender::new(EVENT_BUFFER),
             }),
         }
+    }
+
+    /// Notifications from servers that no call waits for (resource updates, list changes, log
+    /// lines between calls). A receiver that falls more than 256 events behind loses the oldest.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ServerEvent> {
+        self.inner.events.subscribe()
     }
 
     /// The pool's options.
@@ -225,8 +251,18 @@ impl Pool {
             handle.slot.touch();
             return Ok(handle);
         }
-        handle.slot.ensure_connection(&self.inner, false).await.map_err(PoolError::Unavailable)?;
+        handle.slot.ensure_connection(&self.inner, false).await.map_err(PoolError::from)?;
         Ok(handle)
+    }
+
+    /// Logs in to an HTTP server with OAuth: `authorizer` sends the person through the
+    /// authorization; the tokens are kept in [`PoolOptions::token_store`].
+    pub async fn login(
+        &self,
+        server: &ServerConfig,
+        authorizer: Arc<dyn Authorizer>,
+    ) -> Result<crate::oauth::LoginSummary, OAuthError> {
+        connection::login(server, Arc::clone(&self.inner.options.token_store), authorizer).await
     }
 
     /// Connects to every server at once; the result for each server, in order.
@@ -345,6 +381,22 @@ impl ServerHandle {
             Counters::bump(&inner.counters.call_failures);
         }
         result
+    }
+
+    /// Sends any MCP request (resources, prompts, completions, logging level, subscriptions)
+    /// and returns the server's answer, under the server's call time limit.
+    pub async fn request(&self, request: rmcp::model::ClientRequest) -> Result<rmcp::model::ServerResult, ToolError> {
+        self.slot.request(&self.pool.inner, request).await
+    }
+
+    /// The pool's server events ([`Pool::events`]).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ServerEvent> {
+        self.pool.events()
+    }
+
+    /// The server's capabilities, as it declared them at initialize.
+    pub async fn capabilities(&self) -> Result<rmcp::model::ServerCapabilities, PoolError> {
+        self.slot.capabilities(&self.pool.inner).await
     }
 
     /// Tool calls on this server that have not finished.

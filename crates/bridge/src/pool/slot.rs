@@ -11,21 +11,18 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use rmcp::ServiceError;
-use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest, ServerResult,
-};
-use rmcp::service::PeerRequestOptions;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, ClientRequest, ServerResult};
 use serde_json::{Map, Value};
 use toolbridge_config::ServerConfig;
 use tracing::{Instrument, debug, info_span, warn};
 
-use super::connection::{Connection, tidy_error};
+use super::connection::{Connection, StartError, tidy_error};
 use super::{CallOptions, Counters, Inner, PoolError, PoolOptions};
 use crate::content::convert_result;
 use crate::error::ToolError;
-use crate::source::{Progress, ProgressSink, ToolDescriptor, ToolOutput};
+use crate::oauth::MAX_AUTHORIZATIONS;
+use crate::source::{ToolDescriptor, ToolOutput};
 
 /// What changes about a server while the pool runs.
 #[derive(Debug)]
@@ -37,7 +34,7 @@ struct SlotState {
     /// Restart attempts since the last successful start.
     failed_restarts: u32,
     /// Why the last start failed.
-    last_error: Option<String>,
+    last_error: Option<StartError>,
     /// The tool list, until the server says it changed or restarts.
     tools: Option<Arc<Vec<ToolDescriptor>>>,
     /// Calls that have not finished.
@@ -133,7 +130,7 @@ impl Slot {
 
     /// A live connection: the current one, or a new one. `restart` allows the bounded
     /// attempts with backoff (for a connection that died); otherwise one attempt.
-    pub(super) async fn ensure_connection(&self, pool: &Inner, restart: bool) -> Result<Arc<Connection>, String> {
+    pub(super) async fn ensure_connection(&self, pool: &Inner, restart: bool) -> Result<Arc<Connection>, StartError> {
         let _starting = self.starting.lock().await;
         let (old, give_up) = {
             let mut state = self.lock();
@@ -141,28 +138,37 @@ impl Slot {
                 return Ok(connection);
             }
             let give_up = restart && state.failed_restarts >= pool.options.max_restarts.max(1);
-            let last = state.last_error.clone().unwrap_or_default();
+            let last = state.last_error.clone().unwrap_or_else(|| StartError::Failed(String::new()));
             (state.connection.take(), give_up.then_some(last))
         };
         if pool.shutdown.is_cancelled() {
-            return Err("the connection pool is shut down".into());
+            return Err(StartError::Failed("the connection pool is shut down".into()));
         }
         if let Some(old) = old {
             // Whatever is left of the old process group goes now.
             old.kill();
         }
         if let Some(last) = give_up {
-            return Err(format!("gave up after {} restart attempts; last error: {last}", pool.options.max_restarts));
+            return Err(match last {
+                login @ StartError::Login(_) => login,
+                StartError::Failed(last) => StartError::Failed(format!(
+                    "gave up after {} restart attempts; last error: {last}",
+                    pool.options.max_restarts
+                )),
+            });
         }
         let attempts = if restart { pool.options.max_restarts.max(1) } else { 1 };
         let mut delays = backoff(&pool.options);
-        let mut last_error = String::new();
+        let mut last_error = StartError::Failed(String::new());
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(delays.next().unwrap_or(pool.options.backoff_max)).await;
             }
             let span = info_span!("mcp_start", server = %self.config.name, attempt);
-            match Connection::start(&self.config, &pool.tasks, &pool.options, &pool.launcher).instrument(span).await {
+            match Connection::start(&self.config, &pool.tasks, &pool.options, &pool.launcher, &pool.events)
+                .instrument(span)
+                .await
+            {
                 Ok(connection) => {
                     let connection = Arc::new(connection);
                     Counters::bump(&pool.counters.starts);
@@ -180,11 +186,19 @@ impl Slot {
                 }
                 Err(error) => {
                     Counters::bump(&pool.counters.start_failures);
-                    last_error = pool.options.secrets.scrub(&error.to_string());
+                    let login = matches!(error, StartError::Login(_));
+                    last_error = match error {
+                        StartError::Failed(message) => StartError::Failed(pool.options.secrets.scrub(&message)),
+                        login @ StartError::Login(_) => login,
+                    };
                     // The caller reports the final failure (once); each attempt is a detail.
                     debug!(server = %self.config.name, error = %last_error, "MCP server did not start");
                     if restart {
                         self.lock().failed_restarts += 1;
+                    }
+                    if login {
+                        // Trying again cannot log in.
+                        break;
                     }
                 }
             }
@@ -193,7 +207,7 @@ impl Slot {
         Err(last_error)
     }
 
-    async fn connection(&self, pool: &Inner) -> Result<Arc<Connection>, String> {
+    async fn connection(&self, pool: &Inner) -> Result<Arc<Connection>, StartError> {
         let (current, started_once) = {
             let state = self.lock();
             (state.connection.clone(), state.started_once)
@@ -207,12 +221,16 @@ impl Slot {
 
     /// The server's tools, cached until it says they changed (or restarts).
     pub(super) async fn list_tools(&self, pool: &Inner) -> Result<Arc<Vec<ToolDescriptor>>, PoolError> {
-        let connection = self.connection(pool).await.map_err(PoolError::Unavailable)?;
+        let connection = self.connection(pool).await.map_err(PoolError::from)?;
         let stale = connection.tools_stale.swap(false, Ordering::AcqRel);
         if !stale && let Some(tools) = self.lock().tools.clone() {
             return Ok(tools);
         }
-        let listed = connection.peer.list_all_tools().await.map_err(|e| {
+        let listed = authorized(&connection, || connection.peer.list_all_tools()).await.map_err(|e| {
+            let e = match e {
+                Authorized::Login(error) => return PoolError::Login(error),
+                Authorized::Service(e) => e,
+            };
             let reason = match e {
                 ServiceError::McpError(error) => format!("server {:?}: {}", self.config.name, error.message),
                 other => format!(
@@ -247,37 +265,43 @@ impl Slot {
     ) -> Result<ToolOutput, ToolError> {
         let server = || self.config.name.clone();
         let scrub = |text: &str| pool.options.secrets.scrub(text);
-        let connection =
-            self.connection(pool).await.map_err(|reason| ToolError::Unavailable { server: server(), reason })?;
+        let connection = self
+            .connection(pool)
+            .await
+            .map_err(|reason| ToolError::Unavailable { server: server(), reason: reason.to_string() })?;
         let limit = options.timeout.unwrap_or(self.config.call_timeout);
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
         let cancel = options.cancel.unwrap_or_default();
+        let registration = options.responder.map(|responder| connection.relay.register(responder));
+        let keep_content = options.keep_content;
         let outcome = {
             let _in_flight = InFlight::enter(self);
-            match &options.progress {
-                // Dropping the request future (timeout, cancellation, the caller going away)
-                // makes rmcp send notifications/cancelled for it.
-                None => tokio::select! {
-                    biased;
-                    response = connection.peer.call_tool_once(params) => Some(response),
-                    () = tokio::time::sleep(limit) => None,
-                    () = cancel.cancelled() => return Err(ToolError::Cancelled),
-                },
-                Some(sink) => call_with_progress(&connection, params, limit, &cancel, sink).await?,
+            // Dropping the request future (timeout, cancellation, the caller going away) makes
+            // rmcp send notifications/cancelled for it.
+            tokio::select! {
+                biased;
+                response = authorized(&connection, || {
+                    super::request::call_tool_once(&connection.peer, params.clone(), registration.as_ref())
+                }) => Some(response),
+                () = tokio::time::sleep(limit) => None,
+                () = cancel.cancelled() => return Err(ToolError::Cancelled),
             }
         };
         match outcome {
-            Some(Ok(CallToolResponse::Complete(result))) => Ok(convert_result(result)),
+            Some(Ok(CallToolResponse::Complete(result))) => Ok(convert_result(result, keep_content)),
             Some(Ok(_)) => Err(ToolError::Protocol {
                 server: server(),
                 message: "the server asked for client input or created a task, which toolbridge does not support"
                     .into(),
             }),
-            Some(Err(ServiceError::McpError(error))) => {
+            Some(Err(Authorized::Login(error))) => {
+                Err(ToolError::Unavailable { server: server(), reason: error.to_string() })
+            }
+            Some(Err(Authorized::Service(ServiceError::McpError(error)))) => {
                 Err(ToolError::Protocol { server: server(), message: scrub(&error.message) })
             }
-            Some(Err(error)) => {
+            Some(Err(Authorized::Service(error))) => {
                 connection.kill();
                 // The server's last stderr lines say why it went; wait (briefly) for them.
                 connection.stderr_closed(pool.options.close_grace).await;
@@ -295,6 +319,45 @@ impl Slot {
                 Err(ToolError::Timeout { tool: tool.to_owned(), server: Some(server()), limit })
             }
         }
+    }
+
+    /// Sends any request (resources, prompts, completions, logging level, subscriptions) under
+    /// the server's call time limit; an OAuth challenge is handled as for a tool call.
+    pub(super) async fn request(&self, pool: &Inner, request: ClientRequest) -> Result<ServerResult, ToolError> {
+        let server = || self.config.name.clone();
+        let connection = self
+            .connection(pool)
+            .await
+            .map_err(|reason| ToolError::Unavailable { server: server(), reason: reason.to_string() })?;
+        let limit = self.config.call_timeout;
+        let _in_flight = InFlight::enter(self);
+        let outcome =
+            tokio::time::timeout(limit, authorized(&connection, || connection.peer.send_request(request.clone())))
+                .await;
+        match outcome {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(Authorized::Login(error))) => {
+                Err(ToolError::Unavailable { server: server(), reason: error.to_string() })
+            }
+            Ok(Err(Authorized::Service(ServiceError::McpError(error)))) => {
+                Err(ToolError::Protocol { server: server(), message: pool.options.secrets.scrub(&error.message) })
+            }
+            Ok(Err(Authorized::Service(error))) => Err(ToolError::Unavailable {
+                server: server(),
+                reason: pool.options.secrets.scrub(&format!(
+                    "the connection was lost during the request ({}){}",
+                    tidy_error(&error.to_string()),
+                    connection.loss_details()
+                )),
+            }),
+            Err(_) => Err(ToolError::Timeout { tool: request_name(&request), server: Some(server()), limit }),
+        }
+    }
+
+    /// The server's capabilities, as it declared them at initialize.
+    pub(super) async fn capabilities(&self, pool: &Inner) -> Result<rmcp::model::ServerCapabilities, PoolError> {
+        let connection = self.connection(pool).await.map_err(PoolError::from)?;
+        Ok(connection.peer.peer_info().map(|info| info.capabilities.clone()).unwrap_or_default())
     }
 
     /// After a timeout: a stdio server that does not even answer a ping within the grace is
@@ -316,6 +379,58 @@ impl Slot {
     }
 }
 
+/// The method of a request, for messages.
+fn request_name(request: &ClientRequest) -> String {
+    serde_json::to_value(request)
+        .ok()
+        .and_then(|v| v.get("method").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| "request".to_owned())
+}
+
+/// A request that went through [`authorized`].
+#[derive(Debug)]
+pub(super) enum Authorized {
+    /// The request failed.
+    Service(ServiceError),
+    /// The server wants a login this process cannot run.
+    Login(crate::oauth::OAuthError),
+}
+
+/// Runs a request; when an HTTP server challenges it (401, or 403 `insufficient_scope`),
+/// authorizes again and retries, at most [`MAX_AUTHORIZATIONS`] times.
+pub(super) async fn authorized<T, F, Fut>(connection: &Connection, request: F) -> Result<T, Authorized>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+{
+    let mut authorizations = 0;
+    loop {
+        let error = match request().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let (Some(auth), Some(challenge)) = (&connection.auth, error.auth_challenge()) else {
+            return Err(Authorized::Service(error));
+        };
+        if !auth.can_authorize() {
+            return Err(Authorized::Login(auth.login_required()));
+        }
+        if authorizations >= MAX_AUTHORIZATIONS {
+            return Err(Authorized::Service(error));
+        }
+        authorizations += 1;
+        let challenge = challenge.to_owned();
+        match auth.authorize(Some(&challenge)).await {
+            Ok(()) => {}
+            Err(login @ crate::oauth::OAuthError::LoginRequired { .. }) => return Err(Authorized::Login(login)),
+            Err(other) => {
+                warn!(error = %other, "OAuth authorization failed");
+                return Err(Authorized::Service(error));
+            }
+        }
+    }
+}
+
 /// The delays between restart attempts: exponential from `backoff_base` to `backoff_max`,
 /// with jitter so that restarts of many servers do not line up.
 fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
@@ -328,49 +443,3 @@ fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// A call whose progress someone follows: rmcp gives every request a progress token of its
-/// own, which only the request's handle tells, so the request is sent through
-/// [`Peer::send_request_with_option`](rmcp::Peer::send_request_with_option) and its
-/// notifications are picked out of the connection's by that token. `None` on timeout; a
-/// timed-out or cancelled call is cancelled on the server too.
-async fn call_with_progress(
-    connection: &Connection,
-    params: CallToolRequestParams,
-    limit: Duration,
-    cancel: &tokio_util::sync::CancellationToken,
-    sink: &ProgressSink,
-) -> Result<Option<Result<CallToolResponse, ServiceError>>, ToolError> {
-    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-    let mut handle = match connection.peer.send_request_with_option(request, PeerRequestOptions::no_options()).await {
-        Ok(handle) => handle,
-        Err(error) => return Ok(Some(Err(error))),
-    };
-    let mut reports = connection.progress.subscribe(handle.progress_token.clone()).await;
-    let deadline = tokio::time::sleep(limit);
-    tokio::pin!(deadline);
-    let stopped = loop {
-        tokio::select! {
-            biased;
-            response = &mut handle.rx => {
-                let response = response.unwrap_or(Err(ServiceError::TransportClosed));
-                return Ok(Some(response.and_then(|result| match result {
-                    ServerResult::CallToolResult(result) => Ok(CallToolResponse::Complete(result)),
-                    ServerResult::InputRequiredResult(result) => Ok(CallToolResponse::InputRequired(result)),
-                    ServerResult::CreateTaskResult(result) => Ok(CallToolResponse::Task(result)),
-                    ServerResult::EmptyResult(_) => Ok(CallToolResponse::Complete(CallToolResult::success(Vec::new()))),
-                    _ => Err(ServiceError::UnexpectedResponse),
-                })));
-            }
-            () = &mut deadline => break None,
-            () = cancel.cancelled() => break Some(ToolError::Cancelled),
-            Some(report) = reports.next() => {
-                sink.report(Progress { progress: report.progress, total: report.total, message: report.message });
-            }
-        }
-    };
-    let _ = handle.cancel(Some(if stopped.is_some() { "cancelled" } else { "timed out" }.to_owned())).await;
-    match stopped {
-        Some(error) => Err(error),
-        None => Ok(None),
-    }
-}

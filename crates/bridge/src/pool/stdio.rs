@@ -133,20 +133,20 @@ pub(crate) fn spawn(
     // The helper would say so too, but only once it runs: name the problem the same way for
     // every launch, before anything starts.
     if let Some(problem) = missing_program(&config.command) {
-        return Err(StartError(format!("server {name:?}: command {:?} {problem}", config.command)));
+        return Err(StartError::Failed(format!("server {name:?}: command {:?} {problem}", config.command)));
     }
     let configured: Vec<(String, String)> =
         config.env.iter().map(|(key, value)| (key.clone(), value.expose().to_owned())).collect();
     let env = toolbridge_sandbox::child_env(&configured, server.inherit_env);
     let (mut command, sandbox) = launcher
         .command(config.command.as_ref(), &config.args, &env, config.cwd.as_deref(), server.sandbox.as_ref())
-        .map_err(|e| StartError(format!("server {name:?}: {e}")))?;
+        .map_err(|e| StartError::Failed(format!("server {name:?}: {e}")))?;
     if let Some(report) = sandbox.as_ref().filter(|r| r.confined && !r.not_enforced.is_empty()) {
         warn!(server = %name, not_enforced = ?report.not_enforced, "sandbox limits on this host");
     }
     command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let (child, pipes) = ChildProcess::spawn(command).map_err(|e| {
-        StartError(match e.kind() {
+        StartError::Failed(match e.kind() {
             io::ErrorKind::NotFound => {
                 format!("server {name:?}: command {:?} not found (check `command` and PATH)", config.command)
             }
@@ -157,7 +157,7 @@ pub(crate) fn spawn(
         })
     })?;
     let (Some(stdin), Some(stdout)) = (pipes.stdin, pipes.stdout) else {
-        return Err(StartError(format!("server {name:?}: the child's stdin/stdout pipes are missing")));
+        return Err(StartError::Failed(format!("server {name:?}: the child's stdin/stdout pipes are missing")));
     };
     if let Some(stderr) = pipes.stderr {
         let tail = Arc::clone(stderr_tail);

@@ -60,8 +60,9 @@ impl ExecutionEndpoint {
             max_sessions: MAX_SESSIONS,
             // The endpoint lives as long as the execution: sessions do not expire before.
             session_idle_timeout: Duration::from_secs(24 * 3600),
+            oauth: None,
         };
-        let router = router(server, options, &stop);
+        let router = router(move || server.clone(), options, &stop);
         let shutdown = stop.clone().cancelled_owned();
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener.tap_io(no_delay), router).with_graceful_shutdown(shutdown).await {

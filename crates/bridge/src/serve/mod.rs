@@ -1,14 +1,26 @@
-//! The whole catalogue re-exported as one MCP server, over stdio or streamable HTTP.
+//! The whole catalogue re-exported as one MCP server — a gateway — over stdio or streamable
+//! HTTP, whatever transport each upstream server speaks.
 //!
-//! Tools are listed under their catalogue names (policy-denied ones left out) and calls go
-//! through [`Catalogue::call`] — through the pool for MCP tools, policy applied, arguments
-//! validated, output capped, each call recorded in a bounded log. Over HTTP the server binds
+//! Tools are listed under their catalogue names, or their own names when one server is served
+//! ([`Prefix`]; policy-denied ones left out), and calls go through [`Catalogue::call`]'s
+//! pipeline — through the pool for MCP tools, policy applied, arguments validated — with the
+//! upstream server's content passed on as it came. The upstream servers' resources, resource
+//! templates, prompts, completions, subscriptions and logging are re-exported next to the
+//! tools; during a call, their progress, log lines, sampling and elicitation requests are
+//! relayed to the client that made it. Over HTTP the server binds
 //! where it is told (loopback by default in the CLI), validates `Host` and `Origin` against
 //! loopback names plus [`HttpServeOptions::allowed_hosts`] (DNS-rebinding protection), and
 //! requires `Authorization: Bearer TOKEN` when a token is set.
 
 mod endpoint;
+mod gateway;
 mod handler;
+mod relay;
+mod resource;
+mod upstream;
+
+pub use endpoint::ExecutionEndpoint;
+pub use resource::ResourceServer;
 
 use axum::serve::ListenerExt as _;
 use std::future::Future;
@@ -26,8 +38,48 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 
 use crate::catalogue::Catalogue;
-pub use endpoint::ExecutionEndpoint;
-use handler::CatalogueServer;
+use gateway::{Gateway, Shared};
+
+/// How the gateway names tools and prompts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prefix {
+    /// Unprefixed when the catalogue has one source (one server fronted transparently), else
+    /// prefixed.
+    #[default]
+    Auto,
+    /// Always `source__name`.
+    Always,
+    /// Always the source's own names (a name two sources share is served from the first).
+    Never,
+}
+
+impl std::str::FromStr for Prefix {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "always" => Ok(Self::Always),
+            "never" => Ok(Self::Never),
+            other => Err(format!("unknown prefix mode {other:?}; expected never, auto or always")),
+        }
+    }
+}
+
+/// What both transports share.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayOptions {
+    /// How tools and prompts are named.
+    pub prefix: Prefix,
+}
+
+/// Builds the gateway and starts relaying upstream events to its sessions until `stop`.
+async fn gateway(catalogue: Arc<Catalogue>, options: &GatewayOptions, stop: &CancellationToken) -> Arc<Shared> {
+    let shared = Arc::new(Shared::new(catalogue, options.prefix).await);
+    if let Some(events) = shared.events() {
+        tokio::spawn(relay::pump_events(events, Arc::clone(&shared.sessions), stop.clone()));
+    }
+    shared
+}
 
 /// HTTP serving options.
 #[derive(Debug, Clone)]
@@ -41,6 +93,9 @@ pub struct HttpServeOptions {
     pub max_sessions: usize,
     /// A session with no request for this long is closed (default 5 minutes).
     pub session_idle_timeout: Duration,
+    /// Be an OAuth protected resource of an external authorization server: publish its
+    /// metadata, challenge requests without a valid token, validate tokens by introspection.
+    pub oauth: Option<ResourceServer>,
 }
 
 impl Default for HttpServeOptions {
@@ -50,6 +105,7 @@ impl Default for HttpServeOptions {
             allowed_hosts: Vec::new(),
             max_sessions: default_max_sessions(),
             session_idle_timeout: Duration::from_secs(300),
+            oauth: None,
         }
     }
 }
@@ -92,12 +148,19 @@ pub enum ServeError {
 }
 
 /// Serves over stdin/stdout until the client disconnects or `shutdown` completes.
-pub async fn serve_stdio(catalogue: Arc<Catalogue>, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+pub async fn serve_stdio(
+    catalogue: Arc<Catalogue>,
+    options: GatewayOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let stop = CancellationToken::new();
+    let _stop_pump = stop.clone().drop_guard();
+    let shared = gateway(catalogue, &options, &stop).await;
     let mut shutdown = std::pin::pin!(shutdown);
     // The handshake too gives way to `shutdown`: a client that never initialises cannot keep
     // the server from stopping.
     let service = tokio::select! {
-        service = CatalogueServer::new(catalogue).serve(rmcp::transport::stdio()) => {
+        service = Gateway::session(&shared).serve(rmcp::transport::stdio()) => {
             service.map_err(|e| ServeError::Protocol(e.to_string()))?
         }
         () = &mut shutdown => return Ok(()),
@@ -119,6 +182,7 @@ const LOOPBACK: &[&str] = &["localhost", "127.0.0.1", "::1", "[::1]"];
 pub async fn serve_http(
     catalogue: Arc<Catalogue>,
     addr: SocketAddr,
+    gateway_options: GatewayOptions,
     options: HttpServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(SocketAddr),
@@ -127,7 +191,21 @@ pub async fn serve_http(
         tokio::net::TcpListener::bind(addr).await.map_err(|e| ServeError::Bind { addr, message: e.to_string() })?;
     let bound = listener.local_addr()?;
     let stop = CancellationToken::new();
-    let router = router(CatalogueServer::new(catalogue), options, &stop);
+    let shared = gateway(catalogue, &gateway_options, &stop).await;
+    let guard = options.oauth.clone().map(|settings| resource::Guard::new(settings, &format!("http://{bound}")));
+    let mut router = router(move || Gateway::session(&shared), options, &stop);
+    if let Some(guard) = guard {
+        // The metadata is public: outside the token checks.
+        let metadata = axum::Json(guard.metadata());
+        let at = reqwest::Url::parse(&guard.metadata_url()).map(|u| u.path().to_owned()).unwrap_or_default();
+        let document = metadata.clone();
+        router = router
+            .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+                Arc::clone(&guard).check(request, next)
+            }))
+            .route(&at, axum::routing::get(move || async move { metadata }))
+            .route("/.well-known/oauth-protected-resource", axum::routing::get(move || async move { document }));
+    }
     on_bound(bound);
     let stopper = stop.clone();
     axum::serve(listener.tap_io(no_delay), router)
@@ -139,9 +217,14 @@ pub async fn serve_http(
     Ok(())
 }
 
-/// The streamable-HTTP service of `server` at `/mcp`: Host/Origin checked, sessions bounded,
-/// the bearer token required when set. Its sessions end when `stop` is cancelled.
-fn router(server: CatalogueServer, options: HttpServeOptions, stop: &CancellationToken) -> axum::Router {
+/// The streamable-HTTP service at `/mcp` of the handlers `session` makes (one per session):
+/// Host/Origin checked, sessions bounded, the bearer token required when set. Its sessions end
+/// when `stop` is cancelled.
+fn router<S, F>(session: F, options: HttpServeOptions, stop: &CancellationToken) -> axum::Router
+where
+    S: rmcp::ServerHandler,
+    F: Fn() -> S + Send + Sync + 'static,
+{
     let hosts: Vec<String> =
         LOOPBACK.iter().map(|h| (*h).to_owned()).chain(options.allowed_hosts.iter().cloned()).collect();
     let origins: Vec<String> =
@@ -151,7 +234,7 @@ fn router(server: CatalogueServer, options: HttpServeOptions, stop: &Cancellatio
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.session_idle_timeout);
     let sessions = Arc::new(sessions);
-    let service = StreamableHttpService::new(move || Ok(server.clone()), Arc::clone(&sessions), config);
+    let service = StreamableHttpService::new(move || Ok(session()), Arc::clone(&sessions), config);
     let token = options.token.map(Arc::<str>::from);
     let max_sessions = options.max_sessions;
     axum::Router::new()

@@ -20,7 +20,7 @@ const EXIT_COMMANDS: [&str; 2] = ["/exit", "/quit"];
 pub(crate) async fn run(app: &App, args: ChatArgs) -> CliResult {
     let printer = &app.printer;
     let definition = resolve_agent(app, &args.agent).await?;
-    let session = Session::open(app, definition).await?;
+    let session = Session::open(app, definition, &args.agent, crate::elicit::for_run(false)).await?;
     printer.status(&printer.dim(&format!(
         "chatting with {} ({}); /exit or Ctrl-D to leave, Ctrl-C cancels a reply",
         session.agent.name,

@@ -41,7 +41,7 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
         }
     };
     let definition = resolve_agent(app, &agent).await?;
-    let session = Session::open(app, definition).await?;
+    let session = Session::open(app, definition, &agent, crate::elicit::for_run(json)).await?;
     let mut context = session.agent.context(prompt);
     // A durable execution started earlier (by a starter that died) is attached to by its id.
     #[cfg(feature = "temporal")]
@@ -62,7 +62,7 @@ pub(crate) async fn run(app: &App, args: RunArgs) -> CliResult {
     } else {
         finish_line(app, &result, stored);
     }
-    outcome(&result, &execution_id)
+    outcome(&result, &execution_id).map_err(|e| session.name_the_file(e))
 }
 
 /// The command's outcome for an execution's result.

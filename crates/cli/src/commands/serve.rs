@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use toolbridge::serve::{HttpServeOptions, serve_http, serve_stdio};
+use toolbridge::serve::{GatewayOptions, HttpServeOptions, serve_http, serve_stdio};
 
 use crate::args::ServeArgs;
 use crate::error::{CliError, CliResult};
@@ -31,8 +31,9 @@ pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
             return Err(error);
         }
     };
+    let gateway = GatewayOptions { prefix: args.prefix };
     let outcome = if let Some(addr) = args.http {
-        if !addr.ip().is_loopback() && args.token.is_none() {
+        if !addr.ip().is_loopback() && args.token.is_none() && args.oauth_authorization_server.is_none() {
             printer.status(&format!(
                 "{} serving on a non-loopback address without --token: anyone who can reach {addr} can call these tools",
                 printer.red("warning:")
@@ -47,14 +48,31 @@ pub(crate) async fn run(app: &App, args: ServeArgs) -> CliResult {
         if let Some(max) = args.max_sessions {
             options.max_sessions = max;
         }
+        if let (Some(issuer), Some(introspection)) = (&args.oauth_authorization_server, &args.oauth_introspection) {
+            let client = match args.oauth_introspection_client.as_deref().map(|c| c.split_once(':')) {
+                None => None,
+                Some(Some((id, secret))) => {
+                    app.secrets.add_all([secret.to_owned()]);
+                    Some((id.to_owned(), toolbridge::config::SecretValue::new(secret)))
+                }
+                Some(None) => return Err(CliError::usage("--oauth-introspection-client must be ID:SECRET")),
+            };
+            options.oauth = Some(toolbridge::serve::ResourceServer {
+                authorization_servers: vec![issuer.clone()],
+                scopes: args.oauth_scopes.clone(),
+                introspection_url: introspection.clone(),
+                introspection_client: client,
+                resource: args.oauth_resource.clone(),
+            });
+        }
         let tools = catalogue.len();
-        serve_http(catalogue, addr, options, crate::signals::termination(), |bound| {
+        serve_http(catalogue, addr, gateway, options, crate::signals::termination(), |bound| {
             printer.status(&format!("serving {tools} tools on http://{bound}/mcp"));
         })
         .await
         .map_err(CliError::failure)
     } else {
-        serve_stdio(catalogue, crate::signals::termination()).await.map_err(CliError::failure)
+        serve_stdio(catalogue, gateway, crate::signals::termination()).await.map_err(CliError::failure)
     };
     pool.shutdown().await;
     outcome

@@ -70,14 +70,22 @@ pub(crate) struct Session {
     pub(crate) store: Arc<Store>,
     pub(crate) runtime: RuntimeHandle,
     pool: Pool,
+    /// The `--mcp-config` file the servers came from, named in login hints.
+    mcp_config: Option<std::path::PathBuf>,
 }
 
 impl Session {
-    /// Checks the agent, creates its runtime and starts its servers.
-    pub(crate) async fn open(app: &App, agent: AgentDefinition) -> CliResult<Self> {
+    /// Checks the agent, creates its runtime and starts its servers. `elicitor` answers the
+    /// servers' elicitations (the person at the terminal), when there is one.
+    pub(crate) async fn open(
+        app: &App,
+        agent: AgentDefinition,
+        choice: &AgentChoice,
+        elicitor: Option<Arc<dyn toolbridge::Responder>>,
+    ) -> CliResult<Self> {
         let store = app.store()?;
         let pool = app.pool();
-        let registry = app.registry(&pool).await?;
+        let registry = app.registry_with(&pool, elicitor).await?;
         registry.validate_config(&agent.runtime, agent.runtime_config.as_ref()).map_err(CliError::usage)?;
         let runtime = registry.create(&agent.runtime, RuntimeDeps::new(store.clone())).map_err(CliError::usage)?;
         if runtime.requires_model() {
@@ -90,7 +98,8 @@ impl Session {
         for server in &servers {
             server.register_secrets(&app.secrets);
         }
-        let session = Self { agent, store, runtime, pool };
+        let mcp_config = choice.flags.tools.mcp_config.clone();
+        let session = Self { agent, store, runtime, pool, mcp_config };
         let enabled: Vec<_> = servers.into_iter().filter(|s| s.enabled).collect();
         if enabled.is_empty() {
             return Ok(session);
@@ -106,7 +115,7 @@ impl Session {
         }
         for (name, outcome) in connected {
             let Err(error) = outcome else { continue };
-            let error = error.to_string();
+            let error = session.name_file_in(&error.to_string());
             if enabled.iter().any(|s| s.name == name && s.required) {
                 session.close().await;
                 return Err(CliError::failure(format!(
@@ -117,6 +126,20 @@ impl Session {
             app.unavailable(&toolbridge::SourceFailure { source: name, error });
         }
         Ok(session)
+    }
+
+    /// A login hint (`--mcp-config FILE`) naming the file the servers came from, when they
+    /// came from one.
+    pub(crate) fn name_file_in(&self, message: &str) -> String {
+        match &self.mcp_config {
+            Some(file) => message.replace("--mcp-config FILE", &format!("--mcp-config {}", file.display())),
+            None => message.to_owned(),
+        }
+    }
+
+    /// [`name_file_in`](Self::name_file_in) for a command's error.
+    pub(crate) fn name_the_file(&self, error: CliError) -> CliError {
+        CliError { message: self.name_file_in(&error.message), ..error }
     }
 
     /// Runs one execution: streamed to `live` (or silently), cancelled cleanly when `stop`
