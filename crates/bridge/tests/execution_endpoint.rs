@@ -117,7 +117,8 @@ async fn the_token_is_required() {
         let error = refused.expect_err("no session without the token").to_string();
         // Without a header the server looks like one that wants an OAuth login; with a wrong
         // one, the configured credential is named as refused.
-        let expected = if authorization.is_some() { "refused the Authorization header" } else { "needs an OAuth login" };
+        let expected =
+            if authorization.is_some() { "refused the Authorization header" } else { "needs an OAuth login" };
         assert!(error.contains(expected), "{error}");
     }
     endpoint.close().await;

@@ -340,6 +340,7 @@ pub(crate) enum TransportChoice {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub(crate) enum McpCommand {
     /// Add a server: `toolbridge mcp add NAME [OPTIONS] -- COMMAND [ARGS…]` or
     /// `toolbridge mcp add NAME URL [OPTIONS]`.

@@ -23,8 +23,8 @@
 mod app;
 mod args;
 mod commands;
-mod elicit;
 mod discovery;
+mod elicit;
 mod error;
 mod live;
 mod logging;
@@ -32,7 +32,7 @@ mod output;
 mod plugins;
 mod setup;
 mod signals;
-mod tokens;
 mod terminal;
+mod tokens;
 
 pub use app::Cli;

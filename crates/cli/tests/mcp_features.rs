@@ -42,10 +42,25 @@ fn resources_prompts_sampling_elicitation_roots_and_progress_through_run() {
     let (code, out, err) = env.run(&["run", "--model", &model, "--mcp-config", &mcp, "use the fixtures"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("all done"), "{out}");
-    // Progress became tool_progress events, printed under the call.
-    assert!(err.contains("fx__test_tool_with_progress 50/100 Halfway"), "{err}");
-
     let executions = env.executions();
+    // Progress became tool_progress events of the call (stored with the execution; a terminal
+    // shows them as a bar on the call's line).
+    let id = executions[0]["id"].as_str().unwrap();
+    let store = toolbridge_store::Store::open(&env.db_path()).unwrap();
+    let events = tokio::runtime::Runtime::new().unwrap().block_on(store.execution_events(id)).unwrap();
+    let progress: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            toolbridge_runtime::ExecutionEvent::ToolProgress { tool_name, progress, total, message, .. } => {
+                Some((tool_name.clone(), *progress, *total, message.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        progress.contains(&("fx__test_tool_with_progress".into(), 50.0, Some(100.0), Some("Halfway".into()))),
+        "{progress:?}"
+    );
     let (_, execution) = env.show(executions[0]["id"].as_str().unwrap());
     let calls = execution["tool_calls"].as_array().unwrap();
     let output = |tool: &str| -> String {

@@ -82,21 +82,6 @@ pub enum ExecutionEvent {
         /// Wall time of the call.
         duration_ms: u64,
     },
-    /// An MCP server reported progress on a running tool call.
-    ToolProgress {
-        /// Catalogue name of the tool.
-        tool_name: String,
-        /// The call's id.
-        tool_execution_id: String,
-        /// Progress so far.
-        progress: f64,
-        /// The total, when known.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        total: Option<f64>,
-        /// The server's message.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
     /// Usage so far.
     Usage {
         /// The usage.
@@ -144,7 +129,6 @@ impl ExecutionEvent {
             Self::ToolStart { .. } => "tool_start",
             Self::ToolProgress { .. } => "tool_progress",
             Self::ToolComplete { .. } => "tool_complete",
-            Self::ToolProgress { .. } => "tool_progress",
             Self::Usage { .. } => "usage",
             Self::Done { .. } => "done",
         }

@@ -387,10 +387,15 @@ impl Connection {
             TransportConfig::Http(http) => {
                 let client = http_client(name, http)?;
                 let deadline = tokio::time::Instant::now() + limit;
-                let auth =
-                    HttpAuth::new(server, http, client.clone(), Arc::clone(&options.token_store), options.authorizer.clone())
-                        .await
-                        .map_err(|e| StartError::failed(options.secrets.scrub(&e.to_string())))?;
+                let auth = HttpAuth::new(
+                    server,
+                    http,
+                    client.clone(),
+                    Arc::clone(&options.token_store),
+                    options.authorizer.clone(),
+                )
+                .await
+                .map_err(|e| StartError::failed(options.secrets.scrub(&e.to_string())))?;
                 let auth = Arc::new(auth);
                 let mut authorizations = 0;
                 loop {
@@ -408,15 +413,16 @@ impl Connection {
                         // that speaks only the legacy transport (a 401 is a login, not that).
                         Ok(Err(error)) if error.auth_challenge().is_none() && sse::is_legacy_answer(&error) => {
                             tracing::debug!(server = %name, %error, "streamable HTTP refused; trying the legacy HTTP+SSE transport");
-                            let service = serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
-                                let sse_error = sse_error.to_string();
-                                StartError::failed(format!(
-                                    "server {name:?} at {}: initialize failed: {}; nor is it an SSE server: {}",
-                                    http.url,
-                                    tidy_error(&error.to_string()),
-                                    sse_error.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
-                                ))
-                            })?;
+                            let service =
+                                serve_sse(handler, client, http, name, limit, deadline).await.map_err(|sse_error| {
+                                    let sse_error = sse_error.to_string();
+                                    StartError::failed(format!(
+                                        "server {name:?} at {}: initialize failed: {}; nor is it an SSE server: {}",
+                                        http.url,
+                                        tidy_error(&error.to_string()),
+                                        sse_error.trim_start_matches(&format!("server {name:?} at {}: ", http.url))
+                                    ))
+                                })?;
                             return Ok(Self::new(service, None, stderr, tools_stale, reason));
                         }
                         Ok(Err(error)) => error,

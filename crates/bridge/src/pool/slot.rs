@@ -442,4 +442,3 @@ fn backoff(options: &PoolOptions) -> impl Iterator<Item = Duration> {
         .without_max_times()
         .build()
 }
-

@@ -28,8 +28,8 @@ pub(crate) async fn run(app: &App, command: AuthCommand) -> CliResult {
 async fn login(app: &App, name: &str, tools: &crate::args::ToolArgs, no_browser: bool) -> CliResult {
     let printer = app.printer.clone();
     let config = app.tools(tools)?;
-    let origin = tools.mcp_config.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
-    let servers = config.mcp_servers.resolve(&origin, &ProcessEnv).map_err(CliError::usage)?;
+    let origin = config.origin;
+    let servers = config.config.mcp_servers.resolve(&origin, &ProcessEnv).map_err(CliError::usage)?;
     let Some(server) = servers.into_iter().find(|s| s.name == name) else {
         return Err(CliError::usage(format!("no server named {name:?} in {origin:?}"))
             .hint("`toolbridge tools --mcp-config FILE` lists the servers of a file"));

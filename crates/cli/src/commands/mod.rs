@@ -1,8 +1,8 @@
 //! One module per subcommand, and what several share.
 
 pub(crate) mod agent;
-pub(crate) mod auth;
 pub(crate) mod agent_view;
+pub(crate) mod auth;
 pub(crate) mod call;
 pub(crate) mod chat;
 #[cfg(feature = "temporal")]

@@ -123,7 +123,7 @@ impl Session {
                     without_name(&name, &error)
                 )));
             }
-            app.unavailable(&toolbridge::SourceFailure { source: name, error });
+            app.unavailable(&toolbridge::SourceFailure { source: name, error, login_command: None });
         }
         Ok(session)
     }
