@@ -83,6 +83,8 @@ pub async fn settle(
             runtime_type: &runtime_type,
             context: &input.context,
             result: &result,
+            // Settled from outside: the events went to whoever watched the execution live.
+            events: &[],
             started_at: *started_at,
             finished_at: *finished_at,
         };

@@ -386,7 +386,7 @@ impl Connection {
             }
             TransportConfig::Http(http) => {
                 let client = http_client(name, http)?;
-                let deadline = tokio::time::Instant::now() + limit;
+                let mut deadline = tokio::time::Instant::now() + limit;
                 let auth = HttpAuth::new(
                     server,
                     http,
@@ -461,6 +461,9 @@ impl Connection {
                         OAuthError::LoginRequired { .. } => StartError::Login(e),
                         other => StartError::failed(options.secrets.scrub(&other.to_string())),
                     })?;
+                    // The handshake's time limit starts again after an authorization (which
+                    // may have waited on a person).
+                    deadline = tokio::time::Instant::now() + limit;
                 }
             }
         }

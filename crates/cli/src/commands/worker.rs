@@ -14,7 +14,7 @@ pub(crate) async fn run(app: &App, args: WorkerArgs) -> CliResult {
     let tools = app.tools(&ToolArgs { mcp_config: args.mcp_config, skills: args.skills, policy: None })?;
     let pool = app.pool();
     let mut config = WorkerConfig::new(app.temporal.clone(), AgentLoopOptions::new(pool.clone()));
-    config.tools = tools;
+    config.tools = tools.config;
     config.max_concurrent = args.max_concurrent as usize;
 
     let shutdown = CancellationToken::new();
