@@ -1,9 +1,16 @@
-/*! Executions through the HTTP API against the same executions in process: executions/s and
-p50/p99 latency at 1, 32 and 200 concurrent clients, the scripted model and one MCP call
-(the testbed server) per execution, both recorded in a SQLite store. Prints a Markdown table
-(the `BENCHMARKS-api.md` fragment).
+/*! Executions through the HTTP API against the same executions in process: executions/s,
+p50/p99 latency and CPU time per execution at 1, 32 and 200 concurrent clients, the scripted
+model and one MCP call (the testbed server) per execution, both recorded in a SQLite store.
+Prints a Markdown table (the "HTTP API" section of `BENCHMARKS.md`).
 
     cargo run --release -p toolbridge-server --example api_bench -- [EXECUTIONS_PER_LEVEL]
+
+Each level runs `API_BENCH_ROUNDS` times (default 3), the two paths alternating, and the
+round with the median API throughput is shown: on a machine shared with other work one round
+can be off by a lot. CPU time is this process's (server, client and runtime; the testbed is
+a child process and not counted), so it does not depend on what else runs on the machine.
+`API_BENCH_LEVELS=32` and `API_BENCH_PATHS=api` (or `direct`) narrow a run down for a
+profiler.
 
 Needs `target/release/testbed-mcp` (`cargo build --release -p testbed-mcp`). */
 
@@ -18,16 +25,30 @@ use toolbridge_runtime::{AgentDefinition, RuntimeDeps, RuntimeRegistry};
 use toolbridge_server::{ApiToken, Server, ServerOptions};
 use toolbridge_store::Store;
 
+#[derive(Debug, Clone, Copy, Default)]
 struct Stats {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+    /// CPU time of this process per execution.
+    cpu: Duration,
 }
 
-fn stats(mut latencies: Vec<Duration>, wall: Duration) -> Stats {
+/// CPU time (user + system) of this process so far, from `/proc/self/stat` (clock ticks).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start at state (field 3);
+    // utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks * 10)
+}
+
+fn stats(mut latencies: Vec<Duration>, wall: Duration, cpu: Duration) -> Stats {
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
-    Stats { per_second: latencies.len() as f64 / wall.as_secs_f64(), p50: at(0.5), p99: at(0.99) }
+    let n = latencies.len() as u32;
+    Stats { per_second: f64::from(n) / wall.as_secs_f64(), p50: at(0.5), p99: at(0.99), cpu: cpu / n }
 }
 
 async fn measure<F, Fut>(total: usize, concurrency: usize, run: F) -> Stats
@@ -36,6 +57,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let started = Instant::now();
+    let cpu = cpu_time();
     let latencies: Vec<Duration> = futures::stream::iter(0..total)
         .map(|i| {
             let fut = run(i);
@@ -48,7 +70,17 @@ where
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    stats(latencies, started.elapsed())
+    stats(latencies, started.elapsed(), cpu_time().saturating_sub(cpu))
+}
+
+fn env_list<T: std::str::FromStr>(name: &str, default: &[T]) -> Vec<T>
+where
+    T: Clone,
+{
+    match std::env::var(name) {
+        Ok(text) if !text.is_empty() => text.split(',').filter_map(|v| v.trim().parse().ok()).collect(),
+        _ => default.to_vec(),
+    }
 }
 
 #[tokio::main]
@@ -92,39 +124,65 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(response.status() == 200, "API warm-up failed: {}", response.text().await?);
     }
 
-    println!("| clients | path | executions/s | p50 ms | p99 ms |");
-    println!("|---:|---|---:|---:|---:|");
-    for concurrency in [1, 32, 200] {
+    let levels: Vec<usize> = env_list("API_BENCH_LEVELS", &[1, 32, 200]);
+    let rounds: usize = std::env::var("API_BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3).max(1);
+    let paths = std::env::var("API_BENCH_PATHS").unwrap_or_default();
+    let (run_direct, run_api) =
+        (paths.is_empty() || paths.contains("direct"), paths.is_empty() || paths.contains("api"));
+    println!("| clients | path | executions/s | p50 ms | p99 ms | CPU µs/execution |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for concurrency in levels {
         let total = per_level.max(concurrency * 5);
-        let direct = measure(total, concurrency, |_| {
-            let runtime = runtime.clone();
-            let context = agent.context("bench");
-            async move {
-                let last = runtime.stream_execute(context, None).collect::<Vec<_>>().await.pop();
-                assert!(last.is_some_and(|r| r.success));
-            }
-        })
-        .await;
-        let api = measure(total, concurrency, |_| {
-            let request = client.post(&url).bearer_auth("bench-token-0123456789").json(&body);
-            async move {
-                let response = request.send().await.expect("request");
-                assert_eq!(response.status(), 200);
-                let _ = response.bytes().await.expect("body");
-            }
-        })
-        .await;
+        let mut measured: Vec<(Stats, Stats)> = Vec::new();
+        for _ in 0..rounds {
+            let direct = if run_direct {
+                measure(total, concurrency, |_| {
+                    let runtime = runtime.clone();
+                    let context = agent.context("bench");
+                    async move {
+                        let last = runtime.stream_execute(context, None).collect::<Vec<_>>().await.pop();
+                        assert!(last.is_some_and(|r| r.success));
+                    }
+                })
+                .await
+            } else {
+                Stats::default()
+            };
+            let api = if run_api {
+                measure(total, concurrency, |_| {
+                    let request = client.post(&url).bearer_auth("bench-token-0123456789").json(&body);
+                    async move {
+                        let response = request.send().await.expect("request");
+                        assert_eq!(response.status(), 200);
+                        let _ = response.bytes().await.expect("body");
+                    }
+                })
+                .await
+            } else {
+                Stats::default()
+            };
+            measured.push((direct, api));
+        }
+        measured
+            .sort_by(|a, b| a.1.per_second.total_cmp(&b.1.per_second).then(a.0.per_second.total_cmp(&b.0.per_second)));
+        let (direct, api) = measured[measured.len() / 2];
         for (path, s) in [("in-process `stream_execute`", &direct), ("HTTP API `POST /api/v1/executions`", &api)] {
             println!(
-                "| {concurrency} | {path} | {:.0} | {:.2} | {:.2} |",
+                "| {concurrency} | {path} | {:.0} | {:.2} | {:.2} | {:.0} |",
                 s.per_second,
                 s.p50.as_secs_f64() * 1e3,
-                s.p99.as_secs_f64() * 1e3
+                s.p99.as_secs_f64() * 1e3,
+                s.cpu.as_secs_f64() * 1e6,
             );
         }
-        let overhead = (api.p50.as_secs_f64() - direct.p50.as_secs_f64()) * 1e3;
-        let per_exec = (1.0 / api.per_second - 1.0 / direct.per_second) * 1e3 * concurrency as f64;
-        println!("| {concurrency} | API overhead | | p50 {overhead:+.2} ms | per execution {per_exec:+.2} ms |");
+        if run_direct && run_api {
+            let overhead = (api.p50.as_secs_f64() - direct.p50.as_secs_f64()) * 1e3;
+            let per_exec = (1.0 / api.per_second - 1.0 / direct.per_second) * 1e3 * concurrency as f64;
+            let cpu = (api.cpu.as_secs_f64() - direct.cpu.as_secs_f64()) * 1e6;
+            println!(
+                "| {concurrency} | API overhead | | p50 {overhead:+.2} ms | added latency {per_exec:+.2} ms | {cpu:+.0} |"
+            );
+        }
     }
     stop.cancel();
     serving.await??;
