@@ -19,8 +19,9 @@ event list) adds to each execution, whatever else runs on the machine. The p50 d
 shown too; at 32 and 200 clients it is mostly queueing, since the clients' own work (shown
 apart) shares the same cores.
 
-Each level runs `API_BENCH_ROUNDS` times (default 3), the two paths alternating, and the
-round with the median API throughput is shown. `API_BENCH_LEVELS=32` and `API_BENCH_PATHS=api`
+Each level runs `API_BENCH_ROUNDS` times (default 5), the two paths alternating; the round
+with the median API throughput is shown, and the overhead is the median of the rounds'
+differences. `API_BENCH_LEVELS=32` and `API_BENCH_PATHS=api`
 (or `direct`) narrow a run down for a profiler.
 
 Needs `target/release/testbed-mcp`. */
@@ -210,15 +211,16 @@ async fn bench(per_level: usize) -> anyhow::Result<()> {
     through_api(&url, 1, 50).await.context("API warm-up")?;
 
     let levels: Vec<usize> = env_list("API_BENCH_LEVELS", &[1, 32, 200]);
-    let rounds: usize = std::env::var("API_BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(3).max(1);
+    let rounds: usize = std::env::var("API_BENCH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(5).max(1);
     let paths = std::env::var("API_BENCH_PATHS").unwrap_or_default();
     let (run_direct, run_api) =
         (paths.is_empty() || paths.contains("direct"), paths.is_empty() || paths.contains("api"));
     println!(
-        "{} executions per level (at least 5 per client), median of {rounds} alternating rounds. \
-         CPU µs/execution: server = this process (runtime, store, and the server on the API path), \
-         client = the HTTP client process. API overhead = server CPU per execution through the API \
-         minus in process.\n",
+        "{} executions per level (at least 5 per client), {rounds} rounds alternating the two paths; \
+         the round with the median API throughput is shown. CPU µs/execution: server = the process \
+         running the executions (runtime, store, and the server on the API path), client = the HTTP \
+         client process. API overhead = server CPU per execution through the API minus in process, \
+         the median of the rounds' differences (their range in brackets).\n",
         per_level
     );
     println!("| clients | path | executions/s | p50 ms | p99 ms | server CPU µs/execution | client CPU µs/execution |");
@@ -250,6 +252,11 @@ async fn bench(per_level: usize) -> anyhow::Result<()> {
             let api = if run_api { through_api(&url, concurrency, total).await? } else { Stats::default() };
             measured.push((direct, api));
         }
+        // Each round's two figures were taken seconds apart: their difference drifts less
+        // with the machine's load than either figure does.
+        let mut overheads: Vec<f64> =
+            measured.iter().map(|(d, a)| (a.cpu.as_secs_f64() - d.cpu.as_secs_f64()) * 1e6).collect();
+        overheads.sort_by(f64::total_cmp);
         measured
             .sort_by(|a, b| a.1.per_second.total_cmp(&b.1.per_second).then(a.0.per_second.total_cmp(&b.0.per_second)));
         let (direct, api) = measured[measured.len() / 2];
@@ -266,8 +273,10 @@ async fn bench(per_level: usize) -> anyhow::Result<()> {
         }
         if run_direct && run_api {
             let p50 = (api.p50.as_secs_f64() - direct.p50.as_secs_f64()) * 1e3;
-            let cpu = micros(api.cpu) - micros(direct.cpu);
-            println!("| {concurrency} | **API overhead** | | p50 {p50:+.2} ms | | **{cpu:+.0} µs** | |");
+            let (low, median, high) = (overheads[0], overheads[overheads.len() / 2], overheads[overheads.len() - 1]);
+            println!(
+                "| {concurrency} | **API overhead** (rounds: {low:+.0} … {high:+.0} µs) | | p50 {p50:+.2} ms | | **{median:+.0} µs** | |"
+            );
         }
     }
     stop.cancel();
