@@ -216,12 +216,11 @@ async fn bench(per_level: usize) -> anyhow::Result<()> {
     let (run_direct, run_api) =
         (paths.is_empty() || paths.contains("direct"), paths.is_empty() || paths.contains("api"));
     println!(
-        "{} executions per level (at least 5 per client), {rounds} rounds alternating the two paths; \
+        "{per_level} executions per level (at least 5 per client), {rounds} rounds alternating the two paths; \
          the round with the median API throughput is shown. CPU µs/execution: server = the process \
          running the executions (runtime, store, and the server on the API path), client = the HTTP \
          client process. API overhead = server CPU per execution through the API minus in process, \
-         the median of the rounds' differences (their range in brackets).\n",
-        per_level
+         the median of the rounds' differences (their range in brackets).\n"
     );
     println!("| clients | path | executions/s | p50 ms | p99 ms | server CPU µs/execution | client CPU µs/execution |");
     println!("|---:|---|---:|---:|---:|---:|---:|");

@@ -27,10 +27,10 @@ type BoxedEvents = std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>
 /// text without a backslash holds every string value verbatim, so a secret in a value shows
 /// in the text as it is. Otherwise the tree is scrubbed value by value.
 pub(crate) fn scrubbed_json(value: &impl Serialize, secrets: &Secrets) -> String {
-    if let Ok(text) = serde_json::to_string(value) {
-        if secrets.is_empty() || (!text.contains('\\') && !secrets.appears_in(&text)) {
-            return text;
-        }
+    if let Ok(text) = serde_json::to_string(value)
+        && (secrets.is_empty() || (!text.contains('\\') && !secrets.appears_in(&text)))
+    {
+        return text;
     }
     match serde_json::to_value(value) {
         Ok(mut value) => {
