@@ -77,5 +77,11 @@ if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
   cargo build --release --quiet -p testbed-mcp -p toolbridge-plugin --example plugin_overhead
   "$ROOT/target/release/examples/plugin_overhead" "$ROOT/target/release/testbed-mcp" 300 > "$PLUGINS"
 fi
-python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" "$PLUGINS" > BENCHMARKS.md
+# HTTP API: executions through `POST /api/v1/executions` against the same executions in process.
+API=$ROOT/target/bench/api-$DATE.md
+if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
+  cargo build --release --quiet -p testbed-mcp -p toolbridge-server --bin testbed-mcp --example api_bench
+  "$ROOT/target/release/examples/api_bench" > "$API"
+fi
+python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" "$PLUGINS" "$API" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md from $OUT" >&2

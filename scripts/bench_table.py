@@ -136,6 +136,13 @@ def main():
         if rss:
             value = float(rss.group(1))
             out.append(f"| ≤ 64 KB RSS per concurrent execution | {value:.1f} KiB | {'yes' if value <= 64 else 'no'} |")
+    api_path = sys.argv[6] if len(sys.argv) > 6 else ""
+    if api_path and os.path.exists(api_path):
+        # The row api_bench prints: "| 32 | **API overhead** (rounds: …) | | p50 … | | **+NN µs** | |".
+        found = re.search(r"^\| 32 \| \*\*API overhead\*\*.*\*\*([+-]?\d+) µs\*\*", open(api_path).read(), re.M)
+        if found:
+            value = int(found.group(1))
+            out.append(f"| HTTP API overhead < 1 ms per execution at 32 clients (server CPU) | {value:+d} µs | {'yes' if value < 1000 else 'no'} |")
     if crit:
         out += ["", "## Criterion (same run)", "", "`cargo bench -p toolbridge -p toolbridge-agent`, median of each benchmark.", "",
                 "| benchmark | median |", "|---|---:|"]
@@ -153,6 +160,14 @@ def main():
                 "doing the same work, and one `tools/call` through an execution's endpoint against the same call made",
                 "directly (targets: < 2 ms per execution, < 300 µs per tool call on top of the MCP call).", "",
                 open(plugins).read().rstrip()]
+    api = sys.argv[6] if len(sys.argv) > 6 else ""
+    if api and os.path.exists(api) and open(api).read().strip():
+        out += ["", "## HTTP API (same run)", "",
+                "`crates/server/examples/api_bench.rs`: executions through `POST /api/v1/executions` against the same",
+                "executions in process (`stream_execute`): the scripted model (`fixtures/transcripts/one-call.json`), one",
+                "call to the testbed MCP server each, one SQLite store and one pool for both paths (target: API overhead",
+                "< 1 ms per execution at 32 clients).", "",
+                open(api).read().rstrip()]
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench-notes.md")
     if os.path.exists(notes):
         out += ["", open(notes).read().rstrip()]

@@ -12,17 +12,17 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
+mod agents;
 mod control_plane;
 mod credentials;
 mod migrations;
 mod plugins;
 mod store;
 
+pub use agents::StoredAgent;
 pub use credentials::StoredLogin;
 pub use plugins::StoredPlugin;
-pub use store::{
-    ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionSummary, Store, StoredAgent, StoredExecution,
-};
+pub use store::{ExecutionCursor, ExecutionFilter, ExecutionPage, ExecutionSummary, Store, StoredExecution};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]

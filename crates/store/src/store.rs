@@ -5,25 +5,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
 use toolbridge_runtime::config::Secrets;
-use toolbridge_runtime::{AgentDefinition, ExecutionStatus, RuntimeExecutionResult, TimedEvent, ToolCallRecord, Usage};
+use toolbridge_runtime::{ExecutionStatus, RuntimeExecutionResult, TimedEvent, ToolCallRecord, Usage};
 
 use crate::StoreError;
 use crate::migrations;
-
-/// A stored agent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredAgent {
-    /// Its definition.
-    pub definition: AgentDefinition,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it was last changed.
-    pub updated_at: DateTime<Utc>,
-}
 
 /// Which executions to list.
 #[derive(Debug, Clone, Default)]
@@ -109,10 +98,15 @@ pub struct StoredExecution {
     pub usage: Usage,
 }
 
-/// The store. Cheap to clone; clones share the connection.
+/// The store. Cheap to clone; clones share the connections.
 #[derive(Debug, Clone)]
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
+    /// A second, read-only connection for the reads on hot paths ([`Store::read`]): in WAL
+    /// mode it reads while the first one writes, where a read on the first would wait for
+    /// every record queued before it. `None` in memory, where another connection would open
+    /// another database.
+    reader: Option<Arc<Mutex<Connection>>>,
     path: Option<PathBuf>,
     pub(crate) secrets: Secrets,
 }
@@ -170,7 +164,12 @@ impl Store {
         }
         let connection = Connection::open(path)
             .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
-        let store = Self::setup(connection, Some(path.to_owned()))?;
+        let mut store = Self::setup(connection, Some(path.to_owned()))?;
+        let reader =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
+        reader.busy_timeout(Duration::from_secs(10))?;
+        store.reader = Some(Arc::new(Mutex::new(reader)));
         owner_only(path)?;
         Ok(store)
     }
@@ -186,7 +185,7 @@ impl Store {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut connection)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), path, secrets: Secrets::from_env() })
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), reader: None, path, secrets: Secrets::from_env() })
     }
 
     /// How long a write waits for another process's lock before it retries (default 10 s;
@@ -221,96 +220,30 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
+        Self::run(Arc::clone(&self.connection), work).await
+    }
+
+    /// Runs one read (a single statement: two would see two states of the database) on the
+    /// reading connection, off the async runtime.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        Self::run(Arc::clone(self.reader.as_ref().unwrap_or(&self.connection)), work).await
+    }
+
+    async fn run<T, F>(connection: Arc<Mutex<Connection>>, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         tokio::task::spawn_blocking(move || {
             let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
             work(&mut connection)
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
-    }
-
-    /// Creates an agent; an existing name is an error.
-    pub async fn create_agent(&self, agent: &AgentDefinition) -> Result<(), StoreError> {
-        let definition = serde_json::to_string(agent).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let name = agent.name.clone();
-        self.with(move |c| {
-            let now = Utc::now().to_rfc3339();
-            match c.execute(
-                "INSERT INTO agents (name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                params![name, definition, now],
-            ) {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    Err(StoreError::AgentExists(name))
-                }
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await
-    }
-
-    /// Creates or replaces an agent.
-    pub async fn upsert_agent(&self, agent: &AgentDefinition) -> Result<(), StoreError> {
-        let definition = serde_json::to_string(agent).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let name = agent.name.clone();
-        self.with(move |c| {
-            let now = Utc::now().to_rfc3339();
-            c.execute(
-                "INSERT INTO agents (name, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
-                params![name, definition, now],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    fn agent_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-    }
-
-    fn to_agent((definition, created, updated): (String, String, String)) -> Result<StoredAgent, StoreError> {
-        Ok(StoredAgent {
-            definition: serde_json::from_str(&definition)
-                .map_err(|e| StoreError::Corrupt(format!("agent definition: {e}")))?,
-            created_at: parse_time(&created)?,
-            updated_at: parse_time(&updated)?,
-        })
-    }
-
-    /// One agent.
-    pub async fn get_agent(&self, name: &str) -> Result<Option<StoredAgent>, StoreError> {
-        let name = name.to_owned();
-        let row = self
-            .with(move |c| {
-                Ok(c.query_row(
-                    "SELECT definition, created_at, updated_at FROM agents WHERE name = ?1",
-                    params![name],
-                    Self::agent_row,
-                )
-                .optional()?)
-            })
-            .await?;
-        row.map(Self::to_agent).transpose()
-    }
-
-    /// Every agent, by name.
-    pub async fn list_agents(&self) -> Result<Vec<StoredAgent>, StoreError> {
-        let rows = self
-            .with(|c| {
-                let mut statement = c.prepare("SELECT definition, created_at, updated_at FROM agents ORDER BY name")?;
-                let rows = statement.query_map([], Self::agent_row)?.collect::<Result<Vec<_>, _>>()?;
-                Ok(rows)
-            })
-            .await?;
-        rows.into_iter().map(Self::to_agent).collect()
-    }
-
-    /// Deletes an agent; whether it existed.
-    pub async fn delete_agent(&self, name: &str) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        self.with(move |c| Ok(c.execute("DELETE FROM agents WHERE name = ?1", params![name])? > 0)).await
     }
 
     /// Executions, newest first.
