@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
-    FormElicitationCapability, Implementation, ProtocolVersion,
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, ElicitationCapability, FormElicitationCapability, Implementation, ProtocolVersion,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::service::{NotificationContext, RequestContext, RunningService, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
@@ -20,9 +20,10 @@ use tokio_util::task::TaskTracker;
 use toolbridge_config::{ElicitationAnswer, HttpConfig, ServerConfig, ServerFeatures, TransportConfig};
 
 use super::sse::{self, SseClientTransport};
-use super::stdio::{self, LossReason};
+use super::stdio::{self, LossReason, StdioTransport};
+use super::wire::Wire;
 use super::{PoolOptions, SandboxReport};
-use crate::interaction::{Progress, Relay, ServerEvent};
+use crate::interaction::{CallRegistration, Progress, Relay, ServerEvent};
 use crate::oauth::{HttpAuth, MAX_AUTHORIZATIONS, OAuthError};
 use crate::process::{Killer, Launcher};
 
@@ -247,6 +248,17 @@ pub(crate) struct Connection {
     pub(crate) auth: Option<Arc<HttpAuth>>,
     /// The calls running on this connection, for the server's requests and notifications.
     pub(crate) relay: Arc<Relay>,
+    /// A stdio connection's wire, when tool calls may take the direct path (see
+    /// [`super::wire`]).
+    direct: Option<Direct>,
+}
+
+/// What a direct call needs besides the peer.
+#[derive(Debug)]
+struct Direct {
+    wire: Arc<Wire<tokio::process::ChildStdin>>,
+    /// Where a cancelled call's notification is sent from.
+    tasks: TaskTracker,
 }
 
 /// Why a server could not be started.
@@ -287,6 +299,23 @@ impl Connection {
         match self.reason.get() {
             Some(reason) => format!(": {reason}{}", self.stderr.suffix()),
             None => self.stderr.suffix(),
+        }
+    }
+
+    /// `tools/call`: on the direct path for a stdio server that speaks the initialize lifecycle
+    /// (see [`super::wire`]), through rmcp's peer otherwise. With a registration, the call's
+    /// responder hears the progress the server reports against the request's token. Dropping
+    /// the future before the answer cancels the call on the server (`notifications/cancelled`).
+    pub(crate) async fn call_tool(
+        &self,
+        params: CallToolRequestParams,
+        registration: Option<&CallRegistration>,
+    ) -> Result<CallToolResponse, ServiceError> {
+        match &self.direct {
+            Some(direct) => {
+                direct.wire.call_tool::<StdioTransport>(params, registration, &self.peer, &direct.tasks).await
+            }
+            None => super::request::call_tool_once(&self.peer, params, registration).await,
         }
     }
 
@@ -352,10 +381,18 @@ impl Connection {
             TransportConfig::Stdio(stdio) => {
                 let spawned = stdio::spawn(server, stdio, options, launcher, &stderr, &reason, tasks)?;
                 let (transport, process, sandbox) = spawned;
+                let wire = transport.wire();
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
                     Ok(Ok(service)) => {
                         let mut connection = Self::new(service, Some(process), stderr, tools_stale, reason);
                         connection.sandbox = sandbox;
+                        // From 2026-07-28 on, requests carry the lifecycle in their `_meta`,
+                        // which rmcp's peer adds: those sessions keep rmcp's path.
+                        let legacy_lifecycle =
+                            connection.peer.peer_info().is_some_and(|info| info.protocol_version.has_initialize());
+                        if legacy_lifecycle {
+                            connection.direct = Some(Direct { wire, tasks: tasks.clone() });
+                        }
                         Ok(connection)
                     }
                     Ok(Err(error)) => {
@@ -486,6 +523,7 @@ impl Connection {
             dead: AtomicBool::new(false),
             auth: None,
             relay,
+            direct: None,
         }
     }
 }

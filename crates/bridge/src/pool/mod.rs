@@ -22,6 +22,7 @@ mod request;
 mod slot;
 mod sse;
 mod stdio;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
