@@ -364,3 +364,90 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire() -> Wire<tokio::io::Sink> {
+        Wire::new(tokio::io::sink())
+    }
+
+    fn answer_line(id: i64, text: &str) -> Vec<u8> {
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}]}})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn an_answer_completes_its_call_and_only_its_call() {
+        let wire = wire();
+        let (first, first_answer) = wire.register().unwrap();
+        let (second, mut second_answer) = wire.register().unwrap();
+        assert!(matches!(wire.route(&answer_line(first, "one")), Routed::Answered));
+        match first_answer.await.unwrap() {
+            Ok(ServerResult::CallToolResult(result)) => assert_eq!(result.content.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(second_answer.try_recv().is_err(), "the other call still waits");
+        // A JSON-RPC error for a direct call is that call's answer.
+        let error = serde_json::json!({"jsonrpc": "2.0", "id": second, "error": {"code": -32602, "message": "no"}});
+        assert!(matches!(wire.route(error.to_string().as_bytes()), Routed::Answered));
+        assert!(matches!(second_answer.await.unwrap(), Err(e) if e.message == "no"));
+    }
+
+    #[test]
+    fn an_answer_for_an_unknown_id_goes_to_rmcp() {
+        let wire = wire();
+        let (id, mut waiting) = wire.register().unwrap();
+        // rmcp's own ids (small numbers), a direct id nobody waits for (a late answer after a
+        // cancellation) and a string id are all left to rmcp, which drops what it does not know.
+        for unknown in [answer_line(0, "rmcp's"), answer_line(id + 7, "late")] {
+            assert!(matches!(wire.route(&unknown), Routed::Message(JsonRpcMessage::Response(_))));
+        }
+        let string_id = br#"{"jsonrpc":"2.0","id":"abc","result":{}}"#;
+        assert!(matches!(wire.route(string_id), Routed::Message(JsonRpcMessage::Response(_))));
+        assert!(waiting.try_recv().is_err(), "the direct call still waits for its own answer");
+    }
+
+    #[test]
+    fn other_messages_pass_through_and_junk_is_dropped() {
+        let wire = wire();
+        let _waiting = wire.register().unwrap();
+        let progress =
+            br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}"#;
+        assert!(matches!(wire.route(progress), Routed::Message(JsonRpcMessage::Notification(_))));
+        let ping = br#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#;
+        assert!(matches!(wire.route(ping), Routed::Message(JsonRpcMessage::Request(_))));
+        assert!(matches!(wire.route(b"not json"), Routed::Skipped));
+        assert!(matches!(wire.route(b"   "), Routed::Skipped));
+        // A non-standard notification is rmcp's to handle (as a custom one).
+        let custom = br#"{"jsonrpc":"2.0","method":"x/custom"}"#;
+        assert!(matches!(wire.route(custom), Routed::Message(JsonRpcMessage::Notification(_))));
+        assert!(matches!(wire.route(br#"{"hello":1}"#), Routed::Invalid));
+    }
+
+    #[tokio::test]
+    async fn a_closed_reader_fails_waiting_and_new_calls() {
+        let wire = wire();
+        let (_, waiting) = wire.register().unwrap();
+        wire.reader_closed();
+        assert!(waiting.await.is_err(), "the waiting call hears that no answer will come");
+        assert!(wire.register().is_none(), "no new call is registered on a dead wire");
+    }
+
+    #[tokio::test]
+    async fn lines_span_reads_and_are_handed_out_whole() {
+        let (mut tx, rx) = tokio::io::duplex(8);
+        let writer = tokio::spawn(async move {
+            tx.write_all(b"first line\nsecond, longer than the buffer\n").await.unwrap();
+        });
+        let mut lines = Lines::new(tokio::io::BufReader::with_capacity(8, rx));
+        let first = lines.next(<[u8]>::to_vec).await.unwrap().unwrap();
+        let second = lines.next(<[u8]>::to_vec).await.unwrap().unwrap();
+        assert_eq!(first, b"first line");
+        assert_eq!(second, b"second, longer than the buffer");
+        writer.await.unwrap();
+        assert!(lines.next(<[u8]>::to_vec).await.is_none());
+    }
+}
