@@ -14,7 +14,10 @@ use toolbridge::{PoolCallOptions as CallOptions, Progress, Responder, ServerHand
 use common::*;
 
 fn args(value: serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
-    value.as_object().cloned()
+    match value {
+        serde_json::Value::Object(map) => Some(map),
+        _ => None,
+    }
 }
 
 /// Records the progress it hears.

@@ -18,6 +18,7 @@
 //! owned by its transport (see [`crate::process`]).
 
 mod connection;
+mod handler;
 mod request;
 mod slot;
 mod sse;

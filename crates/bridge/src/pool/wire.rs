@@ -72,6 +72,9 @@ struct Pending {
 }
 
 /// How a line was dealt with.
+// Returned by value once per line and matched at once: boxing the message would cost an
+// allocation per message for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Routed {
     /// It answered a direct call.
     Answered,
@@ -156,11 +159,10 @@ impl<W: AsyncWrite + Unpin + Send> Wire<W> {
             && let Ok(response) = serde_json::from_slice::<JsonRpcResponse<CallToolResult>>(line)
         {
             let result = ServerResult::CallToolResult(response.result);
-            match self.answer(&response.id, Ok(result)) {
-                None => return Routed::Answered,
-                // Not ours (a CallToolResult-shaped answer to one of rmcp's requests): rmcp's
-                // own parse below decides what it is.
-                Some(_) => {}
+            // Otherwise not ours (a CallToolResult-shaped answer to one of rmcp's requests, or
+            // a late one): rmcp's own parse below decides what it is.
+            if self.answer(&response.id, Ok(result)).is_none() {
+                return Routed::Answered;
             }
         }
         match serde_json::from_slice::<ServerJsonRpcMessage>(line) {
