@@ -18,7 +18,11 @@ N=${N:-2000} CONC_N=${CONC_N:-1000} REPS=${REPS:-5}
 PEERS_SRC=$(cd "${TOOLBRIDGE_SHARED:-../shared}/peers-bench" && pwd)
 PEERS=$ROOT/target/peers-bench
 mkdir -p "$PEERS"
-cp -r --no-preserve=mode "$PEERS_SRC"/. "$PEERS"/
+# Only files whose content differs are copied: setup.sh reinstalls node_modules whenever
+# package-lock.json is newer than the install.
+(cd "$PEERS_SRC" && find . -type f) | while read -r f; do
+  cmp -s "$PEERS_SRC/$f" "$PEERS/$f" || { mkdir -p "$(dirname "$PEERS/$f")"; cp --no-preserve=mode "$PEERS_SRC/$f" "$PEERS/$f"; }
+done
 chmod +x "$PEERS"/*.sh
 
 cargo build --release --quiet -p toolbridge-bench
