@@ -50,7 +50,8 @@ class Raw:
             return None
         if resp.getheader("content-type", "").startswith("text/event-stream"):
             for line in body.decode().splitlines():
-                if line.startswith("data:"):
+                # A priming event (SEP-1699: an id and an empty data line) carries no message.
+                if line.startswith("data:") and line[5:].strip():
                     answer = json.loads(line[5:])
                     if answer.get("id") == self.next_id:
                         break
