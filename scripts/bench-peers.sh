@@ -6,16 +6,28 @@
 #   bash scripts/bench-peers.sh            # full counts (~7 min on 2 idle cores)
 #   QUICK=1 bash scripts/bench-peers.sh    # toolbridge only, small counts (a smoke test)
 #   SKIP_CRITERION=1 …                     # without the criterion benches (~10 min less)
-#   H2H_ONLY=1 …                           # only the head-to-head rounds, reusing today's other results
+#   H2H_ONLY=1 …                           # only the head-to-head rounds (stdio and HTTP), reusing today's other results
+#   SKIP_HTTP=1 …                          # without the streamable HTTP rounds (benches/peers-http)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PEERS=$(cd "${TOOLBRIDGE_SHARED:-../shared}/peers-bench" && pwd)
 N=${N:-2000} CONC_N=${CONC_N:-1000} REPS=${REPS:-5}
+
+# The peers harness is shared read-only: it runs from a copy under target/ that its setup.sh
+# (pinned installs: .venv, .venv-mcp2, node_modules, the rmcp peer) can write into.
+PEERS_SRC=$(cd "${TOOLBRIDGE_SHARED:-../shared}/peers-bench" && pwd)
+PEERS=$ROOT/target/peers-bench
+mkdir -p "$PEERS"
+# Only files whose content differs are copied: setup.sh reinstalls node_modules whenever
+# package-lock.json is newer than the install.
+(cd "$PEERS_SRC" && find . -type f) | while read -r f; do
+  cmp -s "$PEERS_SRC/$f" "$PEERS/$f" || { mkdir -p "$(dirname "$PEERS/$f")"; cp --no-preserve=mode "$PEERS_SRC/$f" "$PEERS/$f"; }
+done
+chmod +x "$PEERS"/*.sh
 
 cargo build --release --quiet -p toolbridge-bench
 TB=$ROOT/target/release/toolbridge-bench
-bash "$PEERS/setup.sh" >&2
+bash benches/peers-http/setup.sh "$PEERS"
 
 DATE=$(date -u +%Y-%m-%d)
 OUT=$ROOT/target/bench/results-$DATE.jsonl
@@ -64,6 +76,13 @@ for round in $(seq "${ROUNDS:-5}"); do
 done 2>> "$ROOT/target/bench/h2h-$DATE.stderr"
 cd "$ROOT"
 
+# Streamable HTTP: floor, rmcp, toolbridge, TypeScript and Python SDKs in alternating rounds,
+# each against a fresh server-everything that counts its TCP connections and sessions.
+HTTP=$ROOT/target/bench/http-$DATE.jsonl
+if [[ -z ${SKIP_HTTP:-} ]]; then
+  N=$N CONC_N=$CONC_N bash benches/peers-http/run.sh "$PEERS" "$TB" "$HTTP" 2>> "$ROOT/target/bench/http-$DATE.stderr"
+fi
+
 # Criterion: catalogue, naming, validation, agent loop, 1000 concurrent executions.
 CRIT=$ROOT/target/bench/criterion-$DATE.txt
 if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
@@ -83,5 +102,5 @@ if [[ -z ${SKIP_CRITERION:-}${H2H_ONLY:-} ]]; then
   cargo build --release --quiet -p testbed-mcp -p toolbridge-server --bin testbed-mcp --example api_bench
   "$ROOT/target/release/examples/api_bench" > "$API"
 fi
-python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" "$PLUGINS" "$API" > BENCHMARKS.md
+python3 scripts/bench_table.py "$OUT" "$ROOT/target/bench/results-$DATE.env.txt" "$CRIT" "$H2H" "$PLUGINS" "$HTTP" "$API" > BENCHMARKS.md
 echo "wrote BENCHMARKS.md from $OUT" >&2

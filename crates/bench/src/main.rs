@@ -2,8 +2,9 @@
 catalogue → validated call → call log), so the numbers compare with the peer clients of
 `../shared/peers-bench` on the same server and scenarios.
 
-- `toolbridge-bench run [N] [CONC_N]`: 50 warm-up calls, then `seq` (N sequential `echo` calls)
-  and `conc32` (CONC_N calls, 32 in flight) as JSON lines.
+- `toolbridge-bench run [N] [CONC_N] [--url URL]`: 50 warm-up calls, then `seq` (N sequential
+  `echo` calls) and `conc32` (CONC_N calls, 32 in flight) as JSON lines; `--url` measures a
+  streamable HTTP server (`benches/peers-http/run.sh`).
 - `toolbridge-bench ready K seq|concurrent`: connect K servers, list their tools, print
   `READY`, close, exit.
 - `toolbridge-bench http URL LABEL [N]`: N sequential `echo` calls over streamable HTTP to URL
@@ -42,8 +43,11 @@ enum BenchCommand {
         #[arg(default_value_t = 1000)]
         conc_n: usize,
         /// The server command (default: server-everything from the peers-bench directory).
-        #[arg(long, num_args = 1.., allow_hyphen_values = true)]
+        #[arg(long, num_args = 1.., allow_hyphen_values = true, conflicts_with = "url")]
         server: Vec<String>,
+        /// A streamable HTTP server's URL instead of a stdio server.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Sequential `echo` calls over streamable HTTP to URL, as one JSON line.
     Http {
@@ -83,7 +87,20 @@ const SERVER_JS: &str = "node_modules/@modelcontextprotocol/server-everything/di
 const WARMUP: usize = 50;
 const CONCURRENCY: usize = 32;
 
-fn server(name: &str, command: &[String]) -> ServerConfig {
+/// The server to measure.
+#[derive(Debug)]
+enum Target {
+    /// A stdio server's command (empty: server-everything from the peers-bench directory).
+    Stdio(Vec<String>),
+    /// A streamable HTTP server's URL.
+    Http(String),
+}
+
+fn server(name: &str, target: &Target) -> ServerConfig {
+    let command = match target {
+        Target::Http(url) => return ServerConfig::http(name, url),
+        Target::Stdio(command) => command,
+    };
     match command.split_first() {
         Some((program, args)) => {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -133,9 +150,9 @@ async fn catalogue(pool: &Pool, servers: Vec<ServerConfig>) -> Result<Catalogue>
     Ok(catalogue)
 }
 
-async fn run(n: usize, conc_n: usize, command: &[String]) -> Result<()> {
+async fn run(n: usize, conc_n: usize, target: &Target) -> Result<()> {
     let pool = Pool::default();
-    let catalogue = Arc::new(catalogue(&pool, vec![server("everything", command)]).await?);
+    let catalogue = Arc::new(catalogue(&pool, vec![server("everything", target)]).await?);
     let tool = "everything__echo";
     if catalogue.get(tool).is_none() {
         bail!("the server has no echo tool");
@@ -153,11 +170,21 @@ async fn run(n: usize, conc_n: usize, command: &[String]) -> Result<()> {
     }
     emit("seq", latencies, started.elapsed());
 
+    // CONC_N = 0: the sequential calls alone (scripts/profile-call.sh).
+    if conc_n > 0 {
+        concurrent(&catalogue, tool, conc_n).await?;
+    }
+    pool.shutdown().await;
+    Ok(())
+}
+
+/// `conc32`: `conc_n` calls, 32 in flight.
+async fn concurrent(catalogue: &Arc<Catalogue>, tool: &'static str, conc_n: usize) -> Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENCY {
-        let (catalogue, next) = (Arc::clone(&catalogue), Arc::clone(&next));
+        let (catalogue, next) = (Arc::clone(catalogue), Arc::clone(&next));
         workers.spawn(async move {
             let log = CallLog::new();
             let mut latencies = Vec::new();
@@ -177,7 +204,6 @@ async fn run(n: usize, conc_n: usize, command: &[String]) -> Result<()> {
         latencies.extend(joined.context("a benchmark worker failed")??);
     }
     emit(&format!("conc{CONCURRENCY}"), latencies, started.elapsed());
-    pool.shutdown().await;
     Ok(())
 }
 
@@ -209,10 +235,11 @@ async fn http(url: &str, label: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
-async fn ready(k: usize, concurrent: bool, command: &[String]) -> Result<()> {
+async fn ready(k: usize, concurrent: bool, command: Vec<String>) -> Result<()> {
+    let target = Target::Stdio(command);
     let pool = Pool::default();
     // Distinct names: K separate servers, as the peers start them.
-    let servers: Vec<ServerConfig> = (0..k).map(|i| server(&format!("s{i}"), command)).collect();
+    let servers: Vec<ServerConfig> = (0..k).map(|i| server(&format!("s{i}"), &target)).collect();
     if concurrent {
         catalogue(&pool, servers).await?;
     } else {
@@ -227,11 +254,14 @@ async fn ready(k: usize, concurrent: bool, command: &[String]) -> Result<()> {
 
 async fn bench(command: BenchCommand) -> Result<()> {
     match command {
-        BenchCommand::Run { n, conc_n, server } => run(n, conc_n, &server).await,
+        BenchCommand::Run { n, conc_n, server, url } => {
+            let target = url.map_or(Target::Stdio(server), Target::Http);
+            run(n, conc_n, &target).await
+        }
         BenchCommand::Http { url, label, n } => http(&url, &label, n).await,
         BenchCommand::Ready { k, mode, server } => match mode.as_str() {
-            "seq" => ready(k, false, &server).await,
-            "concurrent" => ready(k, true, &server).await,
+            "seq" => ready(k, false, server).await,
+            "concurrent" => ready(k, true, server).await,
             other => bail!("mode must be seq or concurrent, got {other:?}"),
         },
     }

@@ -7,22 +7,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rmcp::model::{
-    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability,
-    FormElicitationCapability, Implementation, ProtocolVersion,
-};
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use rmcp::service::{RunningService, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::{ClientHandler, Peer, RoleClient, ServiceExt};
+use rmcp::{Peer, RoleClient, ServiceExt};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
-use toolbridge_config::{ElicitationAnswer, HttpConfig, ServerConfig, ServerFeatures, TransportConfig};
+use toolbridge_config::{HttpConfig, ServerConfig, TransportConfig};
 
+use super::handler::Handler;
 use super::sse::{self, SseClientTransport};
-use super::stdio::{self, LossReason};
+use super::stdio::{self, LossReason, StdioTransport};
+use super::wire::Wire;
 use super::{PoolOptions, SandboxReport};
-use crate::interaction::{Progress, Relay, ServerEvent};
+use crate::interaction::{CallRegistration, Relay, ServerEvent};
 use crate::oauth::{HttpAuth, MAX_AUTHORIZATIONS, OAuthError};
 use crate::process::{Killer, Launcher};
 
@@ -80,155 +79,6 @@ impl StderrTail {
     }
 }
 
-/// Our side of the protocol: capabilities as the server's config allows (sampling, roots;
-/// elicitation always, answered by the call's responder or the configured answer), requests
-/// and notifications relayed to the running calls' [`Responder`](crate::Responder)s, and the
-/// tool list marked stale on `notifications/tools/list_changed`.
-#[derive(Debug, Clone)]
-pub(crate) struct Handler {
-    pub(crate) tools_stale: Arc<AtomicBool>,
-    /// Answer form elicitations by accepting the schema's defaults when no responder does.
-    pub(crate) accept_elicitation_defaults: bool,
-    pub(crate) features: Arc<ServerFeatures>,
-    /// The roots, as `file://` URIs.
-    pub(crate) roots: Arc<Vec<String>>,
-    pub(crate) relay: Arc<Relay>,
-}
-
-/// The defaults of a requested form schema, as the accepted content.
-fn schema_defaults(requested_schema: &impl serde::Serialize) -> serde_json::Value {
-    let schema = serde_json::to_value(requested_schema).unwrap_or_default();
-    let content: serde_json::Map<String, serde_json::Value> = schema
-        .get("properties")
-        .and_then(serde_json::Value::as_object)
-        .map(|properties| {
-            properties
-                .iter()
-                .filter_map(|(name, property)| property.get("default").map(|d| (name.clone(), d.clone())))
-                .collect()
-        })
-        .unwrap_or_default();
-    serde_json::Value::Object(content)
-}
-
-#[allow(deprecated)] // sampling, roots and logging: deprecated by SEP-2577 in rmcp, in the 2025-11-25 protocol
-impl ClientHandler for Handler {
-    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.tools_stale.store(true, Ordering::Release);
-        self.relay.publish(ServerEvent::ToolListChanged { server: self.relay.server().to_owned() });
-    }
-
-    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.relay.publish(ServerEvent::ResourceListChanged { server: self.relay.server().to_owned() });
-    }
-
-    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        self.relay.publish(ServerEvent::PromptListChanged { server: self.relay.server().to_owned() });
-    }
-
-    async fn on_resource_updated(
-        &self,
-        params: rmcp::model::ResourceUpdatedNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.relay.publish(ServerEvent::ResourceUpdated { server: self.relay.server().to_owned(), uri: params.uri });
-    }
-
-    async fn on_progress(
-        &self,
-        params: rmcp::model::ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        if let Some(responder) = self.relay.by_token(&params.progress_token) {
-            let progress = Progress { progress: params.progress, total: params.total, message: params.message };
-            responder.progress(self.relay.server(), progress).await;
-        }
-    }
-
-    async fn on_logging_message(
-        &self,
-        params: rmcp::model::LoggingMessageNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        let running = self.relay.running();
-        if running.is_empty() {
-            self.relay.publish(ServerEvent::Log { server: self.relay.server().to_owned(), message: params });
-            return;
-        }
-        for responder in running {
-            responder.log(self.relay.server(), params.clone()).await;
-        }
-    }
-
-    async fn list_roots(
-        &self,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
-        Ok(rmcp::model::ListRootsResult::new(
-            self.roots.iter().map(|uri| rmcp::model::Root::new(uri.clone())).collect(),
-        ))
-    }
-
-    async fn create_message(
-        &self,
-        params: rmcp::model::CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<rmcp::model::CreateMessageResult, rmcp::ErrorData> {
-        let server = self.relay.server();
-        if !self.features.sampling {
-            return Err(rmcp::ErrorData::invalid_request(
-                format!("sampling is not enabled for server {server:?} (set `sampling: true` in its config)"),
-                None,
-            ));
-        }
-        match self.relay.latest() {
-            Some(responder) => responder.create_message(server, params).await,
-            None => Err(rmcp::ErrorData::invalid_request("no running call can answer sampling", None)),
-        }
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        let mut capabilities = ClientCapabilities::default();
-        let mut elicitation = ElicitationCapability::new();
-        elicitation.form = Some(FormElicitationCapability::new());
-        capabilities.elicitation = Some(elicitation);
-        if self.features.sampling {
-            capabilities.sampling = Some(Default::default());
-        }
-        if !self.roots.is_empty() {
-            capabilities.roots = Some(Default::default());
-        }
-        // We speak the initialize handshake, so we propose the newest version that has one.
-        ClientConfig::new(capabilities, Implementation::new("toolbridge", env!("CARGO_PKG_VERSION")))
-            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-    }
-
-    async fn create_elicitation(
-        &self,
-        request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, rmcp::ErrorData> {
-        if let Some(responder) = self.relay.latest()
-            && let Some(answer) = responder.elicit(self.relay.server(), request.clone()).await
-        {
-            return answer;
-        }
-        let answer = if self.accept_elicitation_defaults {
-            ElicitationAnswer::AcceptDefaults
-        } else {
-            self.features.elicitation
-        };
-        Ok(match (answer, request) {
-            (
-                ElicitationAnswer::AcceptDefaults,
-                ElicitRequestParams::FormElicitationParams { requested_schema, .. },
-            ) => ElicitResult::new(ElicitationAction::Accept).with_content(schema_defaults(&requested_schema)),
-            (ElicitationAnswer::Cancel, _) => ElicitResult::new(ElicitationAction::Cancel),
-            _ => ElicitResult::new(ElicitationAction::Decline),
-        })
-    }
-}
-
 /// A started, initialised connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -247,6 +97,17 @@ pub(crate) struct Connection {
     pub(crate) auth: Option<Arc<HttpAuth>>,
     /// The calls running on this connection, for the server's requests and notifications.
     pub(crate) relay: Arc<Relay>,
+    /// A stdio connection's wire, when tool calls may take the direct path (see
+    /// [`super::wire`]).
+    direct: Option<Direct>,
+}
+
+/// What a direct call needs besides the peer.
+#[derive(Debug)]
+struct Direct {
+    wire: Arc<Wire<tokio::process::ChildStdin>>,
+    /// Where a cancelled call's notification is sent from.
+    tasks: TaskTracker,
 }
 
 /// Why a server could not be started.
@@ -287,6 +148,23 @@ impl Connection {
         match self.reason.get() {
             Some(reason) => format!(": {reason}{}", self.stderr.suffix()),
             None => self.stderr.suffix(),
+        }
+    }
+
+    /// `tools/call`: on the direct path for a stdio server that speaks the initialize lifecycle
+    /// (see [`super::wire`]), through rmcp's peer otherwise. With a registration, the call's
+    /// responder hears the progress the server reports against the request's token. Dropping
+    /// the future before the answer cancels the call on the server (`notifications/cancelled`).
+    pub(crate) async fn call_tool(
+        &self,
+        params: CallToolRequestParams,
+        registration: Option<&CallRegistration>,
+    ) -> Result<CallToolResponse, ServiceError> {
+        match &self.direct {
+            Some(direct) => {
+                direct.wire.call_tool::<StdioTransport>(params, registration, &self.peer, &direct.tasks).await
+            }
+            None => super::request::call_tool_once(&self.peer, params, registration).await,
         }
     }
 
@@ -352,10 +230,18 @@ impl Connection {
             TransportConfig::Stdio(stdio) => {
                 let spawned = stdio::spawn(server, stdio, options, launcher, &stderr, &reason, tasks)?;
                 let (transport, process, sandbox) = spawned;
+                let wire = transport.wire();
                 match tokio::time::timeout(limit, handler.serve(transport)).await {
                     Ok(Ok(service)) => {
                         let mut connection = Self::new(service, Some(process), stderr, tools_stale, reason);
                         connection.sandbox = sandbox;
+                        // From 2026-07-28 on, requests carry the lifecycle in their `_meta`,
+                        // which rmcp's peer adds: those sessions keep rmcp's path.
+                        let legacy_lifecycle =
+                            connection.peer.peer_info().is_some_and(|info| info.protocol_version.has_initialize());
+                        if legacy_lifecycle {
+                            connection.direct = Some(Direct { wire, tasks: tasks.clone() });
+                        }
                         Ok(connection)
                     }
                     Ok(Err(error)) => {
@@ -489,6 +375,7 @@ impl Connection {
             dead: AtomicBool::new(false),
             auth: None,
             relay,
+            direct: None,
         }
     }
 }

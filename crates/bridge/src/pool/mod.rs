@@ -14,14 +14,20 @@
 //!   server's cached tool list; [`Pool::shutdown`] closes everything and kills every process
 //!   group.
 //!
+//! - A stdio server's `tools/call` takes the direct path of [`wire`]: written from the caller's
+//!   task and answered by the reader, with rmcp's types, while rmcp's service loop keeps every
+//!   other message (server requests, notifications, other requests).
+//!
 //! Each server's state is one [`slot::Slot`] behind one mutex; each stdio server's process is
 //! owned by its transport (see [`crate::process`]).
 
 mod connection;
+mod handler;
 mod request;
 mod slot;
 mod sse;
 mod stdio;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

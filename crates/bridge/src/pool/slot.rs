@@ -277,13 +277,19 @@ impl Slot {
         let keep_content = options.keep_content;
         let outcome = {
             let _in_flight = InFlight::enter(self);
-            // Dropping the request future (timeout, cancellation, the caller going away) makes
-            // rmcp send notifications/cancelled for it.
+            // Dropping the request future (timeout, cancellation, the caller going away) sends
+            // notifications/cancelled for it (see `Connection::call_tool`).
             tokio::select! {
                 biased;
-                response = authorized(&connection, || {
-                    super::request::call_tool_once(&connection.peer, params.clone(), registration.as_ref())
-                }) => Some(response),
+                response = async {
+                    // Only an HTTP server can ask for a login (and a retry): the others take
+                    // the parameters as they are.
+                    if connection.auth.is_none() {
+                        connection.call_tool(params, registration.as_ref()).await.map_err(Authorized::Service)
+                    } else {
+                        authorized(&connection, || connection.call_tool(params.clone(), registration.as_ref())).await
+                    }
+                } => Some(response),
                 () = tokio::time::sleep(limit) => None,
                 () = cancel.cancelled() => return Err(ToolError::Cancelled),
             }

@@ -16,9 +16,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rmcp::RoleClient;
+use rmcp::model::{ClientJsonRpcMessage, ErrorData};
 use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
-use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio_util::task::TaskTracker;
@@ -26,6 +26,7 @@ use toolbridge_config::{ServerConfig, StdioConfig};
 use tracing::{debug, warn};
 
 use super::connection::{StartError, StderrTail};
+use super::wire::{Lines, Routed, Wire};
 use super::{PoolOptions, SandboxReport};
 use crate::process::{ChildProcess, Killer, Launcher};
 
@@ -76,10 +77,12 @@ impl<R: AsyncRead + Unpin> AsyncRead for LineLimit<R> {
     }
 }
 
-/// rmcp's newline-delimited JSON-RPC over a child's pipes, owning the child: dropping the
-/// transport (the service loop ended) kills its process group.
+/// Newline-delimited JSON-RPC over a child's pipes for rmcp's service loop, owning the
+/// child: dropping the transport (the service loop ended) kills its process group. Its
+/// [`Wire`] is shared with the connection, whose tool calls take the direct path.
 pub(crate) struct StdioTransport {
-    rw: AsyncRwTransport<RoleClient, LineLimit<ChildStdout>, ChildStdin>,
+    lines: Lines<BufReader<LineLimit<ChildStdout>>>,
+    wire: Arc<Wire<ChildStdin>>,
     child: ChildProcess,
     grace: Duration,
 }
@@ -90,6 +93,13 @@ impl std::fmt::Debug for StdioTransport {
     }
 }
 
+impl StdioTransport {
+    /// The wire, for direct calls.
+    pub(crate) fn wire(&self) -> Arc<Wire<ChildStdin>> {
+        Arc::clone(&self.wire)
+    }
+}
+
 impl Transport<RoleClient> for StdioTransport {
     type Error = io::Error;
 
@@ -97,22 +107,54 @@ impl Transport<RoleClient> for StdioTransport {
         &mut self,
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), io::Error>> + Send + 'static {
-        self.rw.send(item)
+        let wire = Arc::clone(&self.wire);
+        async move { wire.send(&item).await }
     }
 
-    fn receive(&mut self) -> impl Future<Output = Option<RxJsonRpcMessage<RoleClient>>> + Send {
-        self.rw.receive()
+    /// The next message for rmcp; answers to direct calls are delivered on the way.
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
+        loop {
+            let wire = &self.wire;
+            match self.lines.next(|line| wire.route(line)).await {
+                Some(Ok(Routed::Message(message))) => return Some(message),
+                Some(Ok(Routed::Answered | Routed::Skipped)) => {}
+                Some(Ok(Routed::Invalid)) => {
+                    let error = ClientJsonRpcMessage::error(ErrorData::invalid_request("Invalid request", None), None);
+                    if self.wire.send(&error).await.is_err() {
+                        self.wire.reader_closed();
+                        return None;
+                    }
+                }
+                Some(Err(error)) => {
+                    // An oversized message says why in the connection's loss reason.
+                    debug!(%error, "stopped reading the server's stdout");
+                    self.wire.reader_closed();
+                    return None;
+                }
+                None => {
+                    self.wire.reader_closed();
+                    return None;
+                }
+            }
+        }
     }
 
     /// Closes stdin (a well-behaved server exits on EOF), waits up to the pool's close grace,
     /// then kills the process group.
     async fn close(&mut self) -> Result<(), io::Error> {
-        let closed = self.rw.close().await;
+        let closed = self.wire.close().await;
         if tokio::time::timeout(self.grace, self.child.exited()).await.is_err() {
             self.child.kill();
             self.child.exited().await;
         }
         closed
+    }
+}
+
+impl Drop for StdioTransport {
+    fn drop(&mut self) {
+        // The service loop is gone: no answer will be read.
+        self.wire.reader_closed();
     }
 }
 
@@ -186,10 +228,9 @@ pub(crate) fn spawn(
         stderr_tail.close();
     }
     let stdout = LineLimit { inner: stdout, limit: options.max_message_bytes, line: 0, reason: Arc::clone(reason) };
-    // Our reader enforces the bound (and says so); rmcp's own limit would only drop the line.
-    let rw = AsyncRwTransport::new(stdout, stdin).with_max_line_length(usize::MAX);
+    let lines = Lines::new(BufReader::new(stdout));
     let killer = child.killer();
-    Ok((StdioTransport { rw, child, grace: options.close_grace }, killer, sandbox))
+    Ok((StdioTransport { lines, wire: Arc::new(Wire::new(stdin)), child, grace: options.close_grace }, killer, sandbox))
 }
 
 /// Why `command` cannot be run, when that can be told before running it: an absolute path
