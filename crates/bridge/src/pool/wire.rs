@@ -4,12 +4,14 @@
 //! rmcp's service loop makes a call a chain of task hops — the caller's request goes through a
 //! channel to the loop, which spawns a task to write it; the answer is parsed as an untagged
 //! message enum (each variant tried in turn, failing through serde's error path) and handed
-//! back through the loop and a oneshot. Here a call without progress reporting takes a
+//! back through the loop and a oneshot. Here a stdio `tools/call` takes a
 //! shorter road with rmcp's own message types: the caller serialises its request into the
 //! wire's reused buffer and writes it in one `write`; the reader (still polled by rmcp's loop,
 //! which keeps handling everything else: server requests, notifications, other requests)
 //! parses a line that answers a direct call straight into `JsonRpcResponse<CallToolResult>`
-//! and completes the caller's oneshot itself. Every other line goes to rmcp as before.
+//! and completes the caller's oneshot itself. Every other line goes to rmcp as before —
+//! progress notifications too: a direct call's progress token is its own id, registered with
+//! the call's responder, so they reach it through rmcp's handler.
 //!
 //! Direct calls use numeric ids from [`DIRECT_ID_BASE`] up, far above the ids rmcp counts from
 //! zero, so the two never meet; numbers, not strings, because some servers only echo numbers.
